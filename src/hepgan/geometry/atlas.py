@@ -1,0 +1,91 @@
+"""The ATLAS EM barrel around |eta| ~ 0.2-0.25, built from the cell table derived from the real
+ATLAS geometry file (see scripts/derive_atlas_table.py).
+
+Depths along a projective track are radial thicknesses times cosh(eta) over the radiation length
+of the region. The table gives the radial extent of every sampling; what it cannot give is the
+material, fixed here from the ATLAS design figures:
+- 1.7 X0 of inner detector, solenoid and cryostat in front of the presampler at |eta| ~ 0.2;
+- the presampler region is liquid argon (X0 = 140 mm);
+- the accordion (strips, middle, back) is 22 X0 deep at eta = 0, which sets its radial X0;
+- 1.5 X0 of cryostat between the back layer and the tile calorimeter;
+- the tile calorimeter is 14 mm steel / 3 mm scintillator periods.
+The shower medium seen by the parameterisation is the barrel accordion: 1.53 mm lead absorbers
+with 2 x 2.1 mm liquid-argon gaps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from importlib import resources
+
+from hepgan.geometry.base import Geometry, ImpactRange
+from hepgan.geometry.layers import GridLayer
+from hepgan.geometry.material import ELEMENTS, Material
+
+REFERENCE_ETA = 0.225
+IMPACT_ETA = (0.20, 0.25)
+UPSTREAM_X0 = 1.7
+ACCORDION_X0_AT_ETA0 = 22.0
+CRYOSTAT_X0 = 1.5
+ACCORDION = Material.sampling("Pb", 1.53, "LAr", 4.2)
+TILE = Material.sampling("Fe", 14.0, "Scint", 3.0)
+LAYER_NAMES = {0: "presampler", 1: "strips", 2: "middle", 3: "back", 12: "tile0", 13: "tile1", 14: "tile2"}
+# The seed's 266-cell window: (eta cells, phi cells) per sampling.
+ATLAS266_WINDOW = {0: (7, 3), 1: (56, 3), 2: (7, 7), 3: (4, 7)}
+
+
+@lru_cache(maxsize=1)
+def barrel_table() -> dict[int, dict]:
+    """Per-sampling cell pitch and radial extent, keyed by ATLAS sampling number."""
+    text = resources.files("hepgan.geometry").joinpath("tables/atlas_barrel.json").read_text()
+    return {row["sampling"]: row for row in json.loads(text)["layers"]}
+
+
+@lru_cache(maxsize=1)
+def barrel_depths_x0() -> dict[int, tuple[float, float]]:
+    """(front, back) depth in X0 of each sampling along a track at the reference eta."""
+    table = barrel_table()
+    scale = math.cosh(REFERENCE_ETA)
+    accordion_mm = table[3]["r_back_mm"] - table[1]["r_front_mm"]
+    accordion_x0_mm = accordion_mm / ACCORDION_X0_AT_ETA0
+    region_x0_mm = {0: ELEMENTS["LAr"].x0_mm, 1: accordion_x0_mm, 2: accordion_x0_mm, 3: accordion_x0_mm}
+    region_x0_mm.update({s: TILE.x0_mm for s in (12, 13, 14)})
+    depths, front = {}, UPSTREAM_X0
+    for sampling in (0, 1, 2, 3, 12, 13, 14):
+        if sampling == 12:
+            front += CRYOSTAT_X0
+        thick = table[sampling]["dr_mm"] * scale / region_x0_mm[sampling]
+        depths[sampling] = (front, front + thick)
+        front += thick
+    return depths
+
+
+def atlas266() -> Geometry:
+    table, depths = barrel_table(), barrel_depths_x0()
+    layers = []
+    for sampling, (n_eta, n_phi) in ATLAS266_WINDOW.items():
+        row = table[sampling]
+        layers.append(
+            GridLayer(
+                id=sampling,
+                name=LAYER_NAMES[sampling],
+                depth_x0=depths[sampling],
+                shape=(n_eta, n_phi),
+                pitch=(row["deta"], row["dphi"]),
+                units=("eta", "phi"),
+                mm_per_unit=(row["r_mm"], row["r_mm"]),
+                follows_impact=True,
+            )
+        )
+    return Geometry(
+        "atlas266",
+        layers,
+        ACCORDION,
+        description="ATLAS EM barrel window at |eta| 0.20-0.25: presampler 7x3, strips 56x3, "
+        "middle 7x7, back 4x7 (eta x phi) = 266 cells",
+        impact=ImpactRange(("impact_eta", "impact_phi"), (IMPACT_ETA[0], 0.0), (IMPACT_ETA[1], table[0]["dphi"])),
+        reference_eta=REFERENCE_ETA,
+    )
+

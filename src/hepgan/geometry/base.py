@@ -1,0 +1,173 @@
+"""A detector geometry: ordered readout layers flattened into one cell vector.
+
+The flat vector is what generators produce and files store; the geometry maps it back to
+per-layer arrays, gives each cell its layer, centre, size and neighbours, and tells the
+simulator where layers sit in depth and how impact points are drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from hepgan.errors import DataError, GeometryError
+from hepgan.geometry.layers import GridLayer, Layer, PolarLayer
+from hepgan.geometry.material import Material
+
+
+@dataclass(frozen=True)
+class ImpactRange:
+    """Impact conditions drawn uniformly in [low, high), e.g. impact_eta and impact_phi.
+
+    ``lateral`` says whether the named coordinates are the two axes of the grid layers (so the
+    shower lands off the window centre) or only enter through the depth scaling (polar binnings
+    that are centred on the shower axis).
+    """
+
+    names: tuple[str, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    lateral: bool = True
+
+
+class Geometry:
+    """Layers in readout order, the medium they sit in, and how showers enter them."""
+
+    def __init__(
+        self,
+        name: str,
+        layers: list[Layer],
+        material: Material,
+        description: str = "",
+        impact: ImpactRange | None = None,
+        reference_eta: float | None = None,
+    ):
+        if not layers:
+            raise GeometryError(f"geometry {name!r} has no layers")
+        for prev, nxt in zip(layers, layers[1:]):
+            if nxt.depth_x0[0] < prev.depth_x0[1] - 1e-9:
+                raise GeometryError(f"geometry {name!r}: layer {nxt.name} starts before {prev.name} ends")
+        self.name = name
+        self.layers = tuple(layers)
+        self.material = material
+        self.description = description
+        self.impact = impact
+        self.reference_eta = reference_eta
+
+    def __repr__(self) -> str:
+        return f"Geometry({self.name!r}, {len(self.layers)} layers, {self.n_cells} cells)"
+
+    @cached_property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return tuple(layer.n_cells for layer in self.layers)
+
+    @cached_property
+    def n_cells(self) -> int:
+        return int(sum(self.layer_sizes))
+
+    @cached_property
+    def layer_slices(self) -> tuple[slice, ...]:
+        bounds = np.concatenate([[0], np.cumsum(self.layer_sizes)])
+        return tuple(slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]))
+
+    @cached_property
+    def cell_layer(self) -> np.ndarray:
+        """(n_cells,) index of the layer (in readout order) each cell belongs to."""
+        return np.repeat(np.arange(len(self.layers)), self.layer_sizes)
+
+    @cached_property
+    def cell_centres(self) -> np.ndarray:
+        """(n_cells, 2) cell centres in each layer's native units (see ``Layer.units``)."""
+        return np.concatenate([layer.cell_centres() for layer in self.layers])
+
+    @cached_property
+    def cell_sizes(self) -> np.ndarray:
+        return np.concatenate([layer.cell_sizes() for layer in self.layers])
+
+    @cached_property
+    def neighbours(self) -> tuple[np.ndarray, ...]:
+        """Global indices of each cell's neighbours within its layer."""
+        out = []
+        for layer, sl in zip(self.layers, self.layer_slices):
+            out.extend(local + sl.start for local in layer.neighbours())
+        return tuple(out)
+
+    def check_showers(self, showers: np.ndarray, source: object = "<memory>") -> np.ndarray:
+        showers = np.asarray(showers)
+        if showers.ndim != 2 or showers.shape[1] != self.n_cells:
+            raise DataError(
+                source, f"geometry {self.name!r} expects showers of shape (N, {self.n_cells}), got {showers.shape}"
+            )
+        return showers
+
+    def split(self, showers: np.ndarray) -> list[np.ndarray]:
+        """Flat (N, n_cells) showers -> one (N, *layer.shape) array per layer (views, no copy)."""
+        showers = self.check_showers(showers)
+        return [showers[:, sl].reshape(-1, *layer.shape) for layer, sl in zip(self.layers, self.layer_slices)]
+
+    def join(self, parts: list[np.ndarray]) -> np.ndarray:
+        """Inverse of :meth:`split`."""
+        if len(parts) != len(self.layers):
+            raise DataError("<memory>", f"geometry {self.name!r} has {len(self.layers)} layers, got {len(parts)} arrays")
+        flat = []
+        for layer, part in zip(self.layers, parts):
+            part = np.asarray(part)
+            if part.shape[1:] != layer.shape:
+                raise DataError("<memory>", f"layer {layer.name} expects (N, {layer.shape[0]}, {layer.shape[1]}), got {part.shape}")
+            flat.append(part.reshape(part.shape[0], -1))
+        return np.concatenate(flat, axis=1)
+
+    def layer_energies(self, showers: np.ndarray) -> np.ndarray:
+        """(N, n_layers) energy summed per layer."""
+        showers = self.check_showers(showers)
+        return np.add.reduceat(showers, [sl.start for sl in self.layer_slices], axis=1)
+
+    def sample_impact(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        """Impact positions for ``n`` showers, as named conditions (empty when fixed at the centre)."""
+        if self.impact is None:
+            return {}
+        return {
+            name: rng.uniform(lo, hi, size=n)
+            for name, lo, hi in zip(self.impact.names, self.impact.low, self.impact.high)
+        }
+
+    def impact_coordinates(self, conditions: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The two grid-axis impact coordinates of each shower (zeros when the geometry has none)."""
+        if self.impact is None or not self.impact.lateral:
+            return np.zeros(n), np.zeros(n)
+        try:
+            return tuple(np.asarray(conditions[name], float).reshape(n) for name in self.impact.names)
+        except KeyError as missing:
+            raise DataError("<conditions>", f"geometry {self.name!r} needs the condition {missing}") from None
+
+    def path_scale(self, conditions: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Depth scale factor per shower: a projective track at eta crosses cosh(eta)/cosh(eta_ref) more."""
+        if self.reference_eta is None or "impact_eta" not in conditions:
+            return np.ones(n)
+        eta = np.asarray(conditions["impact_eta"], float).reshape(n)
+        return np.cosh(eta) / math.cosh(self.reference_eta)
+
+    def describe(self) -> dict:
+        """A JSON-serialisable summary (stored with files and printed by ``hepgan geometries``)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "n_cells": self.n_cells,
+            "material": self.material.describe(),
+            "layers": [
+                {
+                    "id": layer.id,
+                    "name": layer.name,
+                    "kind": "polar" if isinstance(layer, PolarLayer) else "grid",
+                    "shape": list(layer.shape),
+                    "depth_x0": [round(layer.depth_x0[0], 4), round(layer.depth_x0[1], 4)],
+                }
+                for layer in self.layers
+            ],
+        }
+
+
+__all__ = ["Geometry", "GridLayer", "ImpactRange", "Layer", "PolarLayer"]
