@@ -48,7 +48,7 @@ def barrel_depths_x0() -> dict[int, tuple[float, float]]:
     """(front, back) depth in X0 of each sampling along a track at the reference eta."""
     table = barrel_table()
     scale = math.cosh(REFERENCE_ETA)
-    accordion_mm = table[3]["r_back_mm"] - table[1]["r_front_mm"]
+    accordion_mm = sum(table[s]["dr_mm"] for s in (1, 2, 3))
     accordion_x0_mm = accordion_mm / ACCORDION_X0_AT_ETA0
     region_x0_mm = {0: ELEMENTS["LAr"].x0_mm, 1: accordion_x0_mm, 2: accordion_x0_mm, 3: accordion_x0_mm}
     region_x0_mm.update({s: TILE.x0_mm for s in (12, 13, 14)})
@@ -87,5 +87,6 @@ def atlas266() -> Geometry:
         "middle 7x7, back 4x7 (eta x phi) = 266 cells",
         impact=ImpactRange(("impact_eta", "impact_phi"), (IMPACT_ETA[0], 0.0), (IMPACT_ETA[1], table[0]["dphi"])),
         reference_eta=REFERENCE_ETA,
+        anchor_layer=2,
     )
 

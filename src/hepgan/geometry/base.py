@@ -44,6 +44,7 @@ class Geometry:
         description: str = "",
         impact: ImpactRange | None = None,
         reference_eta: float | None = None,
+        anchor_layer: int | None = None,
     ):
         if not layers:
             raise GeometryError(f"geometry {name!r} has no layers")
@@ -56,6 +57,7 @@ class Geometry:
         self.description = description
         self.impact = impact
         self.reference_eta = reference_eta
+        self.anchor_layer = anchor_layer
 
     def __repr__(self) -> str:
         return f"Geometry({self.name!r}, {len(self.layers)} layers, {self.n_cells} cells)"
@@ -142,6 +144,28 @@ class Geometry:
             return tuple(np.asarray(conditions[name], float).reshape(n) for name in self.impact.names)
         except KeyError as missing:
             raise DataError("<conditions>", f"geometry {self.name!r} needs the condition {missing}") from None
+
+    def window_anchor(self, impact_a: np.ndarray, impact_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each layer's window is centred: the centre of the anchor layer's hit cell.
+
+        All windows are placed around the same point, as in the seed's data (windows around the
+        hit middle-layer cell); layers whose cells do not nest in the anchor's then sit in one of
+        a few alignments, which the seed fed to its networks as a two-hot condition.
+        """
+        if self.anchor_layer is None:
+            return impact_a, impact_b
+        return self.layers[self.anchor_layer].cell_centre_of(impact_a, impact_b)
+
+    def lateral_edges_mm(self, layer: GridLayer, conditions: dict[str, np.ndarray], n: int):
+        """Cell edges of a grid layer in transverse mm relative to each shower's axis."""
+        impact_a, impact_b = self.impact_coordinates(conditions, n)
+        anchor_a, anchor_b = self.window_anchor(impact_a, impact_b)
+        return layer.lateral_edges_mm(impact_a, impact_b, anchor_a, anchor_b)
+
+    def window_edges(self, layer: GridLayer, conditions: dict[str, np.ndarray], n: int):
+        """Absolute cell edges (native units) of a grid layer's window for each shower."""
+        anchor_a, anchor_b = self.window_anchor(*self.impact_coordinates(conditions, n))
+        return layer.window_edges(anchor_a, anchor_b)
 
     def path_scale(self, conditions: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Depth scale factor per shower: a projective track at eta crosses cosh(eta)/cosh(eta_ref) more."""

@@ -42,9 +42,10 @@ class GridLayer(Layer):
     ``units`` names the two axes (e.g. ("eta", "phi") or ("x_mm", "y_mm")); ``mm_per_unit`` turns
     native offsets into transverse millimetres at this layer (the layer radius for eta and phi: a
     displacement d perpendicular to a projective axis changes eta and phi by d / r).
-    With ``follows_impact`` the window is chosen around the impact point on the detector's fixed
-    cell grid (edges at multiples of the pitch): centred on the hit cell for an odd count, on the
-    nearest cell edge for an even one. Otherwise the window is fixed and centred on 0.
+    With ``follows_impact`` the window is chosen on the detector's fixed cell grid (edges at
+    multiples of the pitch) around an anchor point: centred on the cell holding the anchor for an
+    odd count, on the cell edge nearest to it for an even one. Otherwise the window is fixed and
+    centred on 0.
     """
 
     pitch: tuple[float, float] = (1.0, 1.0)
@@ -52,19 +53,27 @@ class GridLayer(Layer):
     mm_per_unit: tuple[float, float] = (1.0, 1.0)
     follows_impact: bool = False
 
-    def window_edges(self, impact_a: np.ndarray, impact_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Absolute cell edges (native units) of the window for each impact: (N, n_a+1), (N, n_b+1)."""
+    def window_edges(self, anchor_a: np.ndarray, anchor_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Absolute cell edges (native units) of the window around each anchor: (N, n_a+1), (N, n_b+1)."""
         return (
-            _window(np.asarray(impact_a, float), self.shape[0], self.pitch[0], self.follows_impact),
-            _window(np.asarray(impact_b, float), self.shape[1], self.pitch[1], self.follows_impact),
+            _window(np.asarray(anchor_a, float), self.shape[0], self.pitch[0], self.follows_impact),
+            _window(np.asarray(anchor_b, float), self.shape[1], self.pitch[1], self.follows_impact),
         )
 
-    def lateral_edges_mm(self, impact_a: np.ndarray, impact_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cell edges in transverse mm relative to the shower axis, per shower."""
-        ea, eb = self.window_edges(impact_a, impact_b)
+    def lateral_edges_mm(self, impact_a, impact_b, anchor_a=None, anchor_b=None) -> tuple[np.ndarray, np.ndarray]:
+        """Cell edges in transverse mm relative to the shower axis, per shower.
+
+        The window is placed around the anchor (by default the impact point itself).
+        """
+        impact_a, impact_b = np.asarray(impact_a, float), np.asarray(impact_b, float)
+        ea, eb = self.window_edges(impact_a if anchor_a is None else anchor_a, impact_b if anchor_b is None else anchor_b)
+        return (ea - impact_a[:, None]) * self.mm_per_unit[0], (eb - impact_b[:, None]) * self.mm_per_unit[1]
+
+    def cell_centre_of(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Centre of the detector cell (on the fixed grid) that contains each point."""
         return (
-            (ea - np.asarray(impact_a, float)[:, None]) * self.mm_per_unit[0],
-            (eb - np.asarray(impact_b, float)[:, None]) * self.mm_per_unit[1],
+            (np.floor(np.asarray(a, float) / self.pitch[0]) + 0.5) * self.pitch[0],
+            (np.floor(np.asarray(b, float) / self.pitch[1]) + 0.5) * self.pitch[1],
         )
 
     def cell_centres(self) -> np.ndarray:

@@ -1,0 +1,109 @@
+"""The functions behind the ``hepgan`` command: each CLI verb calls the function of the same name."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+from tqdm import tqdm
+
+from hepgan.data.showers import ShowerData
+from hepgan.data.summary import ShowerSummary
+from hepgan.errors import ConfigError, DataError
+from hepgan.geometry import get_geometry, list_geometries
+from hepgan.sim.config import SimConfig
+from hepgan.sim.simulate import iter_simulation
+
+
+def load_sim_config(path: str | Path | None = None, **overrides) -> SimConfig:
+    """A SimConfig from an optional YAML file, with keyword overrides on top; errors name the field."""
+    values: dict = {}
+    if path is not None:
+        try:
+            values = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: a simulator config must be a mapping of field: value")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return SimConfig(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path or 'simulator config'}: {problems}") from None
+
+
+def simulate(config: SimConfig | None = None, *, out: str | Path | None = None, progress: bool = False, **overrides):
+    """Simulate showers with the reference simulator.
+
+    Without ``out`` the showers are returned as a :class:`ShowerData`. With ``out`` they are
+    streamed chunk by chunk into a CaloChallenge-layout HDF5 file (atomically: the file appears
+    only when complete) and the per-energy :class:`ShowerSummary` is returned.
+    """
+    config = config or SimConfig()
+    if overrides:
+        config = load_sim_config(None, **{**config.model_dump(), **overrides})
+    if out is None:
+        return ShowerData.concat(list(iter_simulation(config)))
+    from hepgan.data.hdf5 import ShowerWriter
+
+    geometry = get_geometry(config.geometry)
+    summary = ShowerSummary(config.geometry)
+    names = list(geometry.impact.names) if geometry.impact else []
+    start = time.perf_counter()
+    attrs = {"simulator": "hepgan.sim", "sim_config": config.model_dump(mode="json")}
+    with (
+        ShowerWriter(out, n_cells=geometry.n_cells, geometry=config.geometry, condition_names=names, attrs=attrs) as writer,
+        tqdm(total=config.total_events, unit="shower", disable=not progress, desc="simulate") as bar,
+    ):
+        for chunk in iter_simulation(config):
+            writer.append(chunk)
+            summary.update(chunk)
+            bar.update(len(chunk))
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def info(path: str | Path, geometry: str | None = None, chunk_size: int = 50_000) -> ShowerSummary:
+    """Per-energy summary of a shower file, read in chunks (HDF5) or whole (other formats)."""
+    path = Path(path)
+    from hepgan.data.hdf5 import ShowerFile
+    from hepgan.data.io import load_showers
+
+    if _is_hdf5(path) and not _is_calogan(path):
+        with ShowerFile(path, geometry=geometry) as handle:
+            summary = ShowerSummary(handle.geometry)
+            for chunk in handle.iter_chunks(chunk_size):
+                summary.update(chunk)
+        return summary
+    data = load_showers(path, geometry=geometry)
+    summary = ShowerSummary(data.geometry)
+    summary.update(data)
+    return summary
+
+
+def geometries() -> list[dict]:
+    """Every registered geometry, described."""
+    return [get_geometry(name).describe() for name in list_geometries()]
+
+
+def _is_hdf5(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError as exc:
+        raise DataError(path, f"cannot open file ({exc.strerror})") from None
+
+
+def _is_calogan(path: Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            return "layer_0" in handle
+    except OSError:
+        return False

@@ -1,0 +1,145 @@
+"""Every parameter of the reference shower simulator, with its default, in one place.
+
+The GFLASH coefficients are those published by Grindhammer & Peters (hep-ex/0001020) for
+fluctuated profiles in sampling calorimeters; hepgan applies them as published, not as Geant4's
+GFlash implementation does (which integrates the energy profile with the homogeneous-medium
+parameters in the sampling case and leaves ln Z out of the spot count).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SEED_ENERGIES_GEV = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 65.0, 131.0, 262.0)
+SUPPORTED_PARTICLES = ("photon", "electron", "positron")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LongitudinalParameters(_Strict):
+    """Gamma-distribution profile: dE/dt ~ t^(alpha-1) exp(-beta t), T = (alpha-1)/beta.
+
+    Homogeneous medium, y = E / E_c:
+      <ln T>      = ln(ln y + t_hom)
+      <ln alpha>  = ln(a_hom[0] + (a_hom[1] + a_hom[2] / Z) ln y)
+      sigma(ln T) = 1 / (sigma_ln_t[0] + sigma_ln_t[1] ln y), same form for alpha, capped at 0.5
+      rho         = rho[0] + rho[1] ln y
+    Sampling medium: T and alpha shifted by t_sam[0] / F_S + t_sam[1] (1 - e_hat) and a_sam / F_S,
+    with their own sigma and rho coefficients.
+    """
+
+    t_hom: float = -0.812
+    a_hom: tuple[float, float, float] = (0.81, 0.458, 2.26)
+    sigma_ln_t_hom: tuple[float, float] = (-1.4, 1.26)
+    sigma_ln_a_hom: tuple[float, float] = (-0.58, 0.86)
+    rho_hom: tuple[float, float] = (0.705, -0.023)
+    t_sam: tuple[float, float] = (-0.55, -0.69)
+    a_sam: float = -0.476
+    sigma_ln_t_sam: tuple[float, float] = (-2.5, 1.25)
+    sigma_ln_a_sam: tuple[float, float] = (-0.82, 0.79)
+    rho_sam: tuple[float, float] = (0.784, -0.023)
+    max_sigma: float = 0.5
+
+
+class RadialParameters(_Strict):
+    """Core + tail radial profile in Moliere radii, evolving with tau = t / T:
+
+      f(r) = p 2 r Rc^2 / (r^2 + Rc^2)^2 + (1 - p) 2 r Rt^2 / (r^2 + Rt^2)^2
+      Rc = z1 + z2 tau,            z1 = rc[0] + rc[1] ln E,  z2 = rc[2] + rc[3] Z
+      Rt = k1 (exp(k3 (tau - k2)) + exp(k4 (tau - k2))),  k1 = rt[0] + rt[1] Z, k2 = rt[2],
+           k3 = rt[3], k4 = rt[4] + rt[5] ln E
+      p  = p1 exp((p2 - tau) / p3 - exp((p2 - tau) / p3)), p1 = wc[0] + wc[1] Z,
+           p2 = wc[2] + wc[3] Z, p3 = wc[4] + wc[5] ln E
+    (E in GeV). Sampling corrections: Rc += rc_sam[0] (1 - e_hat) + rc_sam[1] / F_S exp(-tau),
+    Rt += rt_sam[0] (1 - e_hat) + rt_sam[1] / F_S exp(-tau),
+    p += (1 - e_hat) (wc_sam[0] + wc_sam[1] / F_S exp(-(tau - 1)^2)).
+    """
+
+    rc: tuple[float, float, float, float] = (0.0251, 0.00319, 0.1162, -0.000381)
+    rt: tuple[float, float, float, float, float, float] = (0.659, -0.00309, 0.645, -2.59, 0.3585, 0.0421)
+    wc: tuple[float, float, float, float, float, float] = (2.632, -0.00094, 0.401, 0.00187, 1.313, -0.0686)
+    rc_sam: tuple[float, float] = (-0.0203, 0.0397)
+    rt_sam: tuple[float, float] = (-0.14, -0.495)
+    wc_sam: tuple[float, float] = (0.348, -0.642)
+
+
+class SpotParameters(_Strict):
+    """Energy is deposited as N equal spots, N = n[0] ln(Z) E^n[1] (E in GeV).
+
+    Spots make the lateral and longitudinal shapes fluctuate cell by cell; their number is fixed
+    per shower, so they redistribute energy without changing the total.
+    """
+
+    enabled: bool = True
+    n_sampling: tuple[float, float] = (10.3, 0.959)
+    n_homogeneous: tuple[float, float] = (93.0, 0.876)
+
+
+class SimConfig(_Strict):
+    """What to simulate, and how the detector responds. Energies in GeV here, MeV in files."""
+
+    geometry: str = "atlas266"
+    particle: Literal["photon", "electron", "positron"] = "photon"
+    energies_gev: list[float] | None = Field(default_factory=lambda: list(SEED_ENERGIES_GEV))
+    events_per_energy: int = Field(10_000, ge=1)
+    energy_range_gev: tuple[float, float] | None = None
+    n_events: int | None = Field(None, ge=1)
+    seed: int = Field(1, ge=0)
+    sampling_term: float = Field(0.10, ge=0.0, lt=1.0, description="stochastic term a in sigma/E = a/sqrt(E/GeV)")
+    constant_term: float = Field(0.007, ge=0.0, lt=0.5, description="constant term b, added in quadrature")
+    noise_mev: float | list[float] = Field(0.0, description="electronic noise per cell (MeV), one value or one per layer")
+    clip_negative: bool = True
+    conversion_length_x0: float = Field(9.0 / 7.0, gt=0.0, description="photon mean free path before converting")
+    slice_x0: float = Field(2.0, gt=0.0, description="depth step for the radial profile's evolution")
+    chunk_size: int = Field(10_000, ge=1, description="showers held in memory at once")
+    longitudinal: LongitudinalParameters = LongitudinalParameters()
+    radial: RadialParameters = RadialParameters()
+    spots: SpotParameters = SpotParameters()
+
+    @field_validator("energies_gev")
+    @classmethod
+    def _energies_positive(cls, value):
+        if value is not None:
+            if not value:
+                raise ValueError("energies_gev is empty")
+            bad = [e for e in value if not (0.05 <= e <= 10_000)]
+            if bad:
+                raise ValueError(f"energies must lie in 0.05-10000 GeV, got {bad}")
+        return value
+
+    @field_validator("noise_mev")
+    @classmethod
+    def _noise_non_negative(cls, value):
+        values = value if isinstance(value, list) else [value]
+        if any(v < 0 for v in values):
+            raise ValueError(f"noise_mev must be >= 0, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_energy_spec(self):
+        if self.energy_range_gev is not None:
+            lo, hi = self.energy_range_gev
+            if not (0.05 <= lo < hi <= 10_000):
+                raise ValueError(f"energy_range_gev must satisfy 0.05 <= low < high <= 10000, got {self.energy_range_gev}")
+            if self.n_events is None:
+                raise ValueError("energy_range_gev needs n_events")
+        elif self.energies_gev is None:
+            raise ValueError("give energies_gev (with events_per_energy) or energy_range_gev (with n_events)")
+        from hepgan.geometry import get_geometry
+
+        geometry = get_geometry(self.geometry)
+        if isinstance(self.noise_mev, list) and len(self.noise_mev) != len(geometry.layers):
+            raise ValueError(
+                f"noise_mev has {len(self.noise_mev)} values but geometry {self.geometry!r} has {len(geometry.layers)} layers"
+            )
+        return self
+
+    @property
+    def total_events(self) -> int:
+        if self.energy_range_gev is not None:
+            return int(self.n_events)
+        return len(self.energies_gev) * self.events_per_energy
