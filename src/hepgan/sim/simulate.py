@@ -8,8 +8,10 @@ one would give, at a cost independent of their number); then let each cell's vis
 fluctuate as a Gamma variable with variance a^2 E (the sampling term), scale the shower by a
 constant-term factor, add electronic noise and clip negative energies.
 
-Showers are generated in fixed blocks of ``BLOCK`` rows, each with its own random stream derived
-from the seed, so the output depends on the seed only, never on ``chunk_size``.
+Showers are generated in fixed blocks of rows (1024, fewer for geometries with many cells), each
+with its own random stream derived from the seed, so the output depends on the seed only, never
+on ``chunk_size``. Chunks are capped at about ``MAX_CHUNK_VALUES`` cell values so that memory stays
+bounded whatever the geometry.
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ from hepgan.sim.config import SimConfig
 from hepgan.sim.profiles import annulus_fractions, radial_parameters, rectangle_fractions, sample_longitudinal
 
 BLOCK = 1024
+MAX_BLOCK_VALUES = 2**22
+MAX_CHUNK_VALUES = 2**25
+
+
+def block_rows(geometry: Geometry) -> int:
+    """Rows per random-stream block: 1024, or a smaller power of two for very fine geometries."""
+    rows = BLOCK
+    while rows > 16 and rows * geometry.n_cells > MAX_BLOCK_VALUES:
+        rows //= 2
+    return rows
 
 
 @dataclass
@@ -144,12 +156,16 @@ def iter_simulation(config: SimConfig, *, truth: bool = False) -> Iterator[Showe
     """Yield the configured showers chunk by chunk (about ``config.chunk_size`` rows each)."""
     energies, conditions = event_conditions(config)
     total = energies.shape[0]
-    blocks_per_chunk = max(1, config.chunk_size // BLOCK)
+    geometry = get_geometry(config.geometry)
+    block = block_rows(geometry)
+    chunk_rows = min(config.chunk_size, max(1, MAX_CHUNK_VALUES // geometry.n_cells))
+    blocks_per_chunk = max(1, chunk_rows // block)
+    n_blocks = math.ceil(total / block)
     attrs = {"simulator": "hepgan.sim", "sim_config": config.model_dump(mode="json")}
-    for first_block in range(0, math.ceil(total / BLOCK), blocks_per_chunk):
+    for first_block in range(0, n_blocks, blocks_per_chunk):
         parts, truths = [], []
-        for b in range(first_block, min(first_block + blocks_per_chunk, math.ceil(total / BLOCK))):
-            rows = slice(b * BLOCK, min((b + 1) * BLOCK, total))
+        for b in range(first_block, min(first_block + blocks_per_chunk, n_blocks)):
+            rows = slice(b * block, min((b + 1) * block, total))
             cond = {k: v[rows] for k, v in conditions.items()}
             showers, t = simulate_block(config, energies[rows], cond, np.random.default_rng([config.seed, 1, b]))
             parts.append(
