@@ -1,0 +1,102 @@
+"""The hepgan command: real runs in a subprocess, checking files, summaries and error lines."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hepgan.api import load_sim_config, simulate
+from hepgan.cli import main
+from hepgan.data.hdf5 import read_showers
+from hepgan.errors import ConfigError
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "hepgan.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_simulate_writes_a_file_that_reads_back_bit_exactly(tmp_path):
+    out = tmp_path / "sub" / "showers.h5"
+    result = _run("simulate", "--energies", "1,65", "--events-per-energy", "300", "--seed", "3", "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "wrote 600 photon showers on atlas266" in result.stdout
+    assert "<Etot/E>" in result.stdout and "f_strips" in result.stdout
+    data = read_showers(out)
+    expected = simulate(load_sim_config(None, energies_gev=[1.0, 65.0], events_per_energy=300, seed=3))
+    assert data.geometry == "atlas266"
+    assert data.showers.dtype == expected.showers.dtype
+    np.testing.assert_array_equal(data.showers, expected.showers)
+    np.testing.assert_array_equal(data.incident_energies, expected.incident_energies)
+    for name in ("impact_eta", "impact_phi"):
+        np.testing.assert_array_equal(data.conditions[name], expected.conditions[name])
+    assert data.attrs["sim_config"]["seed"] == 3
+
+
+def test_info_prints_the_per_energy_summary(tmp_path, capsys):
+    out = tmp_path / "s.h5"
+    simulate(load_sim_config(None, energies_gev=[8.0], events_per_energy=200), out=out)
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "200" in text and "f_middle" in text
+    assert main(["info", str(out), "--json"]) == 0
+    assert '"energy_gev": 8.0' in capsys.readouterr().out
+
+
+def test_simulate_reads_a_yaml_config_and_options_override_it(tmp_path):
+    config = tmp_path / "sim.yaml"
+    config.write_text("geometry: calogan\nparticle: electron\nenergies_gev: [10]\nevents_per_energy: 50\n")
+    result = _run("simulate", "--config", str(config), "--events-per-energy", "20", "--out", str(tmp_path / "c.h5"), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    data = read_showers(tmp_path / "c.h5")
+    assert data.geometry == "calogan" and len(data) == 20
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["simulate", "--geometry", "atlas267"], "unknown geometry 'atlas267'; valid names: atlas266"),
+        (["simulate", "--energies", "1,x"], "expected comma-separated numbers, got '1,x'"),
+        (["simulate", "--events-per-energy", "0"], "events_per_energy: Input should be greater than or equal to 1"),
+        (["simulate", "--energy-range", "100,1"], "energy_range_gev must satisfy"),
+        (["simulate", "--energies", "0.001"], "energies must lie in 0.05-10000 GeV"),
+        (["simulate", "--config", "missing.yaml"], "missing.yaml: cannot read config"),
+    ],
+)
+def test_bad_simulate_input_gives_one_clear_line(tmp_path, args, message):
+    result = _run(*args, "--out", str(tmp_path / "x.h5"), "--no-progress", cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_info_on_a_bad_file_names_it(tmp_path):
+    bad = tmp_path / "notes.h5"
+    bad.write_text("not hdf5 at all")
+    result = _run("info", str(bad))
+    assert result.returncode == 2 and "notes.h5" in result.stderr and "Traceback" not in result.stderr
+    result = _run("info", str(tmp_path / "absent.h5"))
+    assert result.returncode == 2 and "absent.h5" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_config_errors_name_the_field(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("sampling_term: -1\nunknown_knob: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_sim_config(config)
+    assert "sampling_term" in str(err.value) and "unknown_knob" in str(err.value)
+    config.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_sim_config(config)
+    with pytest.raises(ConfigError, match="noise_mev has 2 values but geometry 'atlas266' has 4 layers"):
+        load_sim_config(None, noise_mev=[1.0, 2.0])
+    with pytest.raises(ConfigError, match="energy_range_gev needs n_events"):
+        load_sim_config(None, energy_range_gev=(1.0, 10.0))
+
+
+def test_geometries_lists_every_registered_geometry(capsys):
+    assert main(["geometries"]) == 0
+    text = capsys.readouterr().out
+    for name in ("atlas266", "calogan", "calochallenge-1-photons", "calochallenge-3"):
+        assert name in text
