@@ -256,7 +256,7 @@ def test_writer_exception_leaves_existing_target_untouched(tmp_path):
     write_showers(path, make_showers(n=3))
     before = path.read_bytes()
     with pytest.raises(RuntimeError):
-        with ShowerWriter(path, n_cells=266) as writer:
+        with ShowerWriter(path, n_cells=266):
             raise RuntimeError("interrupted")
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["s.h5"]

@@ -401,7 +401,7 @@ def test_shape_and_value_errors(case, direction):
 
     bad = x.copy()
     bad[2, 7] = np.nan
-    _expect_data_error(lambda: call(bad, e), r"contains 1 non-finite value\(s\) \(first: nan at index \(2, 7\)\)", name)
+    _expect_data_error(lambda: call(bad, e), r"contains 1 non-finite value\(s\) \(first: nan at row 2, column 7\)", name)
     bad_e = e.copy()
     bad_e[1] = np.inf
     _expect_data_error(lambda: call(x, bad_e), "incident energies contains 1 non-finite", name)

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from hepgan.errors import DataError, GeometryError
-from hepgan.geometry import GridLayer, PolarLayer, get_geometry, list_geometries, read_binning
+from hepgan.geometry import (
+    GridLayer,
+    PolarLayer,
+    get_geometry,
+    list_geometries,
+    read_binning,
+)
 from hepgan.geometry.atlas import barrel_depths_x0, barrel_table
 from hepgan.geometry.material import Material
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from hepgan.data.hdf5 import atomic_output, check_finite_rows, one_line, open_hdf5
+from hepgan.data.files import atomic_output, check_finite_rows, one_line
+from hepgan.data.hdf5 import open_hdf5
 from hepgan.data.showers import ShowerData
 from hepgan.errors import DataError
 

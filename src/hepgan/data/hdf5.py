@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from hepgan.data.files import atomic_output, attrs_to_json, check_finite_rows, one_line, require_file, temp_path_for
 from hepgan.data.showers import ShowerData
 from hepgan.errors import DataError
 
@@ -33,45 +32,7 @@ ATTRS_ATTR = "hepgan_attrs"
 CONDITIONS_ATTR = "hepgan_conditions"
 
 
-# --------------------------------------------------------------------------- shared helpers
-
-
-def one_line(error: BaseException) -> str:
-    """An exception's text squashed onto one line (HDF5/uproot messages span several)."""
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
-
-
-def temp_path_for(path: Path) -> Path:
-    """A hidden, unique sibling of ``path``: same directory so ``os.replace`` is atomic."""
-    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
-
-
-@contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temp path to write; move it onto ``path`` on success, delete it on any failure."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise DataError(path, f"cannot write: directory {str(path.parent)!r} does not exist")
-    if path.is_dir():
-        raise DataError(path, "cannot write: a directory of that name exists")
-    tmp = temp_path_for(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def require_file(path: str | os.PathLike) -> Path:
-    """``path`` as a Path, or a DataError saying it is missing or a directory."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(path, "no such file")
-    if path.is_dir():
-        raise DataError(path, "is a directory, not a data file")
-    return path
+# --------------------------------------------------------------------------- helpers
 
 
 def open_hdf5(path: str | os.PathLike) -> h5py.File:
@@ -81,39 +42,6 @@ def open_hdf5(path: str | os.PathLike) -> h5py.File:
         return h5py.File(path, "r")
     except (OSError, ValueError, RuntimeError) as error:
         raise DataError(path, f"not a readable HDF5 file (truncated or corrupt?): {one_line(error)}") from None
-
-
-def check_finite_rows(array: np.ndarray, what: str, source: object, row_offset: int = 0) -> None:
-    """Raise a DataError naming ``what`` and the absolute row of the first NaN/inf in ``array``."""
-    if array.dtype.kind not in "fc" or array.size == 0:
-        return
-    bad = ~np.isfinite(array)
-    if not bad.any():
-        return
-    first = np.unravel_index(int(np.argmax(bad)), array.shape)
-    where = f"row {row_offset + int(first[0])}"
-    if array.ndim > 1:
-        where += f", column {', '.join(str(int(i)) for i in first[1:])}"
-    raise DataError(
-        source,
-        f"{what} contains {int(bad.sum())} non-finite value(s) (first: {array[first]} at {where})",
-    )
-
-
-def json_default(value: Any) -> Any:
-    """Let numpy scalars and arrays in ``attrs`` serialise as plain JSON."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-
-def attrs_to_json(attrs: dict, source: object) -> str:
-    try:
-        return json.dumps(attrs, default=json_default)
-    except (TypeError, ValueError) as error:
-        raise DataError(source, f"attrs cannot be stored as JSON: {one_line(error)}") from None
 
 
 def _attr_text(value: Any) -> str:

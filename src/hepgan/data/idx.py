@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hepgan.data.hdf5 import atomic_output, one_line, require_file
+from hepgan.data.files import atomic_output, one_line, require_file
 from hepgan.data.showers import ImageData
 from hepgan.errors import DataError
 

@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 from hepgan.data.calogan import read_calogan
-from hepgan.data.hdf5 import open_hdf5, read_showers, require_file, write_showers
+from hepgan.data.files import require_file
+from hepgan.data.hdf5 import open_hdf5, read_showers, write_showers
 from hepgan.data.npz import read_npz, write_npz
 from hepgan.data.root import read_root_showers, write_root_showers
 from hepgan.data.showers import ShowerData

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hepgan.data.hdf5 import atomic_output, attrs_to_json, check_finite_rows, one_line, require_file
+from hepgan.data.files import (
+    atomic_output,
+    attrs_to_json,
+    check_finite_rows,
+    one_line,
+    require_file,
+)
 from hepgan.data.showers import ShowerData
 from hepgan.errors import DataError
 

@@ -7,22 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from hepgan.data.files import check_finite_rows
 from hepgan.errors import DataError
-
-
-def check_finite(array: np.ndarray, what: str, source: object) -> None:
-    """Raise a DataError naming the first non-finite entry of ``array``."""
-    if array.dtype.kind not in "fc":
-        return
-    bad = ~np.isfinite(array)
-    if bad.any():
-        first = np.unravel_index(int(np.argmax(bad)), array.shape)
-        value = array[first]
-        raise DataError(
-            source,
-            f"{what} contains {int(bad.sum())} non-finite value(s) (first: {value} at index "
-            f"{tuple(int(i) for i in first)})",
-        )
 
 
 @dataclass
@@ -84,10 +70,10 @@ class ShowerData:
 
     def check_finite(self) -> "ShowerData":
         """Raise a DataError if any shower, energy or condition is NaN or infinite."""
-        check_finite(self.showers, "showers", self.source)
-        check_finite(self.incident_energies, "incident_energies", self.source)
+        check_finite_rows(self.showers, "showers", self.source)
+        check_finite_rows(self.incident_energies, "incident_energies", self.source)
         for name, value in self.conditions.items():
-            check_finite(value, name, self.source)
+            check_finite_rows(value, name, self.source)
         return self
 
     def subset(self, index) -> "ShowerData":

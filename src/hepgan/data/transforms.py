@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hepgan.data.showers import check_finite
+from hepgan.data.files import check_finite_rows
 from hepgan.errors import ConfigError, DataError, unknown_name_error
 from hepgan.geometry import Geometry, get_geometry
 
@@ -167,7 +167,7 @@ class Transform:
         if width is not None and x.shape[1] != width:
             raise DataError(self._source, f"{what} must have {width} columns, got shape {x.shape}")
         x = x.astype(np.float64, copy=False)
-        check_finite(x, what, self._source)
+        check_finite_rows(x, what, self._source)
         return x, self._check_energies(energies, x.shape[0])
 
     def _check_energies(self, energies: Any, n: int) -> np.ndarray | None:
@@ -183,7 +183,7 @@ class Transform:
         if e.shape[0] != n:
             raise DataError(self._source, f"input has {n} rows but incident energies have {e.shape[0]}")
         e = e.astype(np.float64, copy=False)
-        check_finite(e, "incident energies", self._source)
+        check_finite_rows(e, "incident energies", self._source)
         bad = ~(e[:, 0] > 0)
         if bad.any():
             row = int(np.argmax(bad))

@@ -16,7 +16,13 @@ from importlib import resources
 from pathlib import Path
 
 from hepgan.errors import GeometryError
-from hepgan.geometry.atlas import ACCORDION, IMPACT_ETA, LAYER_NAMES, REFERENCE_ETA, barrel_depths_x0
+from hepgan.geometry.atlas import (
+    ACCORDION,
+    IMPACT_ETA,
+    LAYER_NAMES,
+    REFERENCE_ETA,
+    barrel_depths_x0,
+)
 from hepgan.geometry.base import Geometry, ImpactRange
 from hepgan.geometry.layers import PolarLayer
 from hepgan.geometry.material import Material

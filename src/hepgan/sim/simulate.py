@@ -26,7 +26,12 @@ from scipy.special import gammainc
 from hepgan.data.showers import ShowerData
 from hepgan.geometry import Geometry, GridLayer, PolarLayer, get_geometry
 from hepgan.sim.config import SimConfig
-from hepgan.sim.profiles import annulus_fractions, radial_parameters, rectangle_fractions, sample_longitudinal
+from hepgan.sim.profiles import (
+    annulus_fractions,
+    radial_parameters,
+    rectangle_fractions,
+    sample_longitudinal,
+)
 
 BLOCK = 1024
 MAX_BLOCK_VALUES = 2**22
