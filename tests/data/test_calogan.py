@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import h5py
 import numpy as np
 import pytest
 
 from hepgan.data.calogan import read_calogan, write_calogan
 from hepgan.data.showers import ShowerData
-from hepgan.errors import DataError
 from hepgan.geometry import get_geometry
+from tests.data._helpers import raises_data_error
 
 LAYER_SHAPES = {"layer_0": (3, 96), "layer_1": (12, 12), "layer_2": (12, 6)}
 
-
-@contextmanager
-def raises_data_error(path, *fragments):
-    """Expect a one-line DataError whose message names ``path`` and contains every fragment."""
-    with pytest.raises(DataError) as info:
-        yield info
-    message = str(info.value)
-    assert path.name in message and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
 
 
 def write_layers(path, n=4, dtype=np.float64, seed=0, **override):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
 import h5py
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 from hepgan.data.hdf5 import ShowerFile, ShowerWriter, read_showers, write_showers
 from hepgan.data.showers import ShowerData
 from hepgan.errors import DataError, GeometryError
+from tests.data._helpers import raises_data_error
 
 
 def make_showers(n: int = 30, n_cells: int = 266, geometry: str | None = "atlas266", seed: int = 0) -> ShowerData:
@@ -46,16 +46,6 @@ def write_raw(path, **datasets):
             f.create_dataset(name, data=value)
     return path
 
-
-@contextmanager
-def raises_data_error(path, *fragments):
-    """Expect a one-line DataError whose message names ``path`` and contains every fragment."""
-    with pytest.raises(DataError) as info:
-        yield info
-    message = str(info.value)
-    assert path.name in message and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
 
 
 # ------------------------------------------------------------------ round trips

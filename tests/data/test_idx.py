@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 from hepgan.data.idx import read_idx, read_mnist, write_idx
-from hepgan.errors import DataError
+from tests.data._helpers import raises_data_error
 
 MNIST_MD5 = {  # of the uncompressed files, from shared/data/README.md
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -19,16 +18,6 @@ MNIST_MD5 = {  # of the uncompressed files, from shared/data/README.md
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 
-
-@contextmanager
-def raises_data_error(path, *fragments):
-    """Expect a one-line DataError whose message names ``path`` and contains every fragment."""
-    with pytest.raises(DataError) as info:
-        yield info
-    message = str(info.value)
-    assert path.name in message and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])

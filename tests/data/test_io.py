@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 from hepgan.data.io import load_showers, save_showers
 from hepgan.data.showers import ShowerData
-from hepgan.errors import DataError
-
-
-@contextmanager
-def raises_data_error(path, *fragments):
-    """Expect a one-line DataError whose message names ``path`` and contains every fragment."""
-    with pytest.raises(DataError) as info:
-        yield info
-    message = str(info.value)
-    assert path.name in message and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
+from tests.data._helpers import raises_data_error
 
 
 def make_showers(n=10, seed=0):

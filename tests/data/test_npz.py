@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 from hepgan.data.npz import read_npz, write_npz
 from hepgan.data.showers import ShowerData
-from hepgan.errors import DataError, GeometryError
-
-
-@contextmanager
-def raises_data_error(path, *fragments):
-    """Expect a one-line DataError whose message names ``path`` and contains every fragment."""
-    with pytest.raises(DataError) as info:
-        yield info
-    message = str(info.value)
-    assert path.name in message and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
+from hepgan.errors import GeometryError
+from tests.data._helpers import raises_data_error
 
 
 def make_showers(n=25, seed=0, geometry="atlas266"):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import awkward as ak
 import numpy as np
 import pytest
@@ -11,20 +9,10 @@ import uproot
 
 from hepgan.data.root import read_root_showers, read_root_table, write_root_showers
 from hepgan.data.showers import ShowerData
-from hepgan.errors import DataError
+from tests.data._helpers import raises_data_error
 
 N, CELLS = 20, 12
 
-
-@contextmanager
-def raises_data_error(path, *fragments):
-    """Expect a one-line DataError whose message names ``path`` and contains every fragment."""
-    with pytest.raises(DataError) as info:
-        yield info
-    message = str(info.value)
-    assert path.name in message and "\n" not in message, message
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
 
 
 def table(seed=0, dtype=np.float32):
