@@ -37,18 +37,26 @@ def load_sim_config(path: str | Path | None = None, **overrides) -> SimConfig:
         raise ConfigError(f"{path or 'simulator config'}: {problems}") from None
 
 
-def simulate(config: SimConfig | None = None, *, out: str | Path | None = None, progress: bool = False, **overrides):
+def simulate(
+    config: SimConfig | None = None,
+    *,
+    out: str | Path | None = None,
+    progress: bool = False,
+    workers: int = 1,
+    **overrides,
+):
     """Simulate showers with the reference simulator.
 
     Without ``out`` the showers are returned as a :class:`ShowerData`. With ``out`` they are
     streamed chunk by chunk into a CaloChallenge-layout HDF5 file (atomically: the file appears
-    only when complete) and the per-energy :class:`ShowerSummary` is returned.
+    only when complete) and the per-energy :class:`ShowerSummary` is returned. ``workers``
+    processes share the work; the showers do not depend on it.
     """
     config = config or SimConfig()
     if overrides:
         config = load_sim_config(None, **{**config.model_dump(), **overrides})
     if out is None:
-        return ShowerData.concat(list(iter_simulation(config)))
+        return ShowerData.concat(list(iter_simulation(config, workers=workers)))
     from hepgan.data.hdf5 import ShowerWriter
 
     geometry = get_geometry(config.geometry)
@@ -60,7 +68,7 @@ def simulate(config: SimConfig | None = None, *, out: str | Path | None = None, 
         ShowerWriter(out, n_cells=geometry.n_cells, geometry=config.geometry, condition_names=names, attrs=attrs) as writer,
         tqdm(total=config.total_events, unit="shower", disable=not progress, desc="simulate") as bar,
     ):
-        for chunk in iter_simulation(config):
+        for chunk in iter_simulation(config, workers=workers):
             writer.append(chunk)
             summary.update(chunk)
             bar.update(len(chunk))

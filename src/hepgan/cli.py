@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from hepgan import api
-from hepgan.errors import HepganError
+from hepgan.errors import ConfigError, HepganError
 from hepgan.sim.config import SEED_ENERGIES_GEV
 
 
@@ -44,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--constant-term", type=float)
     sim.add_argument("--noise-mev", type=float, help="electronic noise per cell in MeV")
     sim.add_argument("--out", default="data/showers.h5", help="output HDF5 file (default data/showers.h5)")
+    sim.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                     help="processes to simulate in (default: up to 2); the showers do not depend on it")
     sim.add_argument("--no-progress", action="store_true")
 
     inf = verbs.add_parser("info", help="per-energy summary of a shower file")
@@ -76,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except HepganError as exc:
         print(f"hepgan {args.verb}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. an output directory that cannot be created
+        print(f"hepgan {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"hepgan {args.verb}: interrupted", file=sys.stderr)
         return 130
@@ -99,7 +105,9 @@ def _simulate(args: argparse.Namespace) -> int:
         noise_mev=args.noise_mev,
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    summary = api.simulate(config, out=args.out, progress=not args.no_progress)
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    summary = api.simulate(config, out=args.out, progress=not args.no_progress, workers=args.workers)
     total = sum(row["n"] for row in summary.rows())
     print(f"wrote {total} {config.particle} showers on {config.geometry} to {args.out} "
           f"in {summary.seconds:.1f} s ({total / summary.seconds:.0f} showers/s)")

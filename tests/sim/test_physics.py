@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from hepgan.data.showers import ShowerData
 from hepgan.geometry import get_geometry
 from hepgan.sim import SEED_ENERGIES_GEV, SimConfig, simulate, simulate_with_truth
-from hepgan.sim.simulate import event_conditions, simulate_block
+from hepgan.sim.simulate import event_conditions, iter_simulation, simulate_block
 from hepgan.sim.spot_by_spot import simulate_spots_block
 
 ATLAS = get_geometry("atlas266")
@@ -107,11 +108,14 @@ def test_closed_form_cells_agree_with_throwing_spots_one_by_one(geometry):
     assert 0.85 < np.median(ratio) < 1.15
 
 
-def test_same_seed_same_showers_whatever_the_chunk_size():
+def test_same_seed_same_showers_whatever_the_chunk_size_or_process_count():
     a = simulate(energies_gev=[4.0, 65.0], events_per_energy=1500, seed=9, chunk_size=1024)
     b = simulate(energies_gev=[4.0, 65.0], events_per_energy=1500, seed=9, chunk_size=100_000)
     np.testing.assert_array_equal(a.showers, b.showers)
     np.testing.assert_array_equal(a.incident_energies, b.incident_energies)
+    config = SimConfig(energies_gev=[4.0, 65.0], events_per_energy=1500, seed=9, chunk_size=1024)
+    in_two_processes = ShowerData.concat(list(iter_simulation(config, workers=2)))
+    np.testing.assert_array_equal(a.showers, in_two_processes.showers)
     c = simulate(energies_gev=[4.0, 65.0], events_per_energy=1500, seed=10)
     assert not np.array_equal(a.showers, c.showers)
 

@@ -22,7 +22,14 @@ from typing import Any
 import h5py
 import numpy as np
 
-from hepgan.data.files import atomic_output, attrs_to_json, check_finite_rows, one_line, require_file, temp_path_for
+from hepgan.data.files import (
+    atomic_output,
+    attrs_to_json,
+    check_finite_rows,
+    one_line,
+    require_file,
+    temp_path_for,
+)
 from hepgan.data.showers import ShowerData
 from hepgan.errors import DataError
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.special import gammainc
@@ -54,6 +54,10 @@ class ShowerTruth:
     t_max: np.ndarray
     alpha: np.ndarray
     start_depth_x0: np.ndarray  # conversion depth (photons) or 0
+
+    @staticmethod
+    def concat(parts: list["ShowerTruth"]) -> "ShowerTruth":
+        return ShowerTruth(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ShowerTruth)))
 
 
 def event_conditions(config: SimConfig) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -157,31 +161,58 @@ def simulate_block(
     return visible.astype(np.float32), truth
 
 
-def iter_simulation(config: SimConfig, *, truth: bool = False) -> Iterator[ShowerData | tuple[ShowerData, ShowerTruth]]:
-    """Yield the configured showers chunk by chunk (about ``config.chunk_size`` rows each)."""
+def _simulate_chunk(config: SimConfig, first_block: int, energies: np.ndarray, conditions: dict[str, np.ndarray]):
+    """Simulate consecutive blocks starting at ``first_block``; runs in a worker process too."""
+    block = block_rows(get_geometry(config.geometry))
+    attrs = {"simulator": "hepgan.sim", "sim_config": config.model_dump(mode="json")}
+    parts, truths = [], []
+    for i, start in enumerate(range(0, energies.shape[0], block)):
+        rows = slice(start, start + block)
+        cond = {k: v[rows] for k, v in conditions.items()}
+        rng = np.random.default_rng([config.seed, 1, first_block + i])
+        showers, t = simulate_block(config, energies[rows], cond, rng)
+        parts.append(ShowerData(showers, energies[rows, None], {k: v[:, None] for k, v in cond.items()}, config.geometry, attrs))
+        truths.append(t)
+    return ShowerData.concat(parts), ShowerTruth.concat(truths)
+
+
+def iter_simulation(
+    config: SimConfig, *, truth: bool = False, workers: int = 1
+) -> Iterator[ShowerData | tuple[ShowerData, ShowerTruth]]:
+    """Yield the configured showers chunk by chunk (about ``config.chunk_size`` rows each), in order.
+
+    With ``workers`` > 1 chunks are simulated in that many processes, at most two chunks per
+    worker in flight, so memory stays bounded; the showers are identical to a one-process run.
+    """
     energies, conditions = event_conditions(config)
-    total = energies.shape[0]
     geometry = get_geometry(config.geometry)
     block = block_rows(geometry)
     chunk_rows = min(config.chunk_size, max(1, MAX_CHUNK_VALUES // geometry.n_cells))
-    blocks_per_chunk = max(1, chunk_rows // block)
-    n_blocks = math.ceil(total / block)
-    attrs = {"simulator": "hepgan.sim", "sim_config": config.model_dump(mode="json")}
-    for first_block in range(0, n_blocks, blocks_per_chunk):
-        parts, truths = [], []
-        for b in range(first_block, min(first_block + blocks_per_chunk, n_blocks)):
-            rows = slice(b * block, min((b + 1) * block, total))
-            cond = {k: v[rows] for k, v in conditions.items()}
-            showers, t = simulate_block(config, energies[rows], cond, np.random.default_rng([config.seed, 1, b]))
-            parts.append(
-                ShowerData(showers, energies[rows, None], {k: v[:, None] for k, v in cond.items()}, config.geometry, attrs)
-            )
-            truths.append(t)
-        chunk = ShowerData.concat(parts)
-        if truth:
-            yield chunk, ShowerTruth(*(np.concatenate([getattr(t, f) for t in truths]) for f in ShowerTruth.__dataclass_fields__))
-        else:
-            yield chunk
+    step = max(1, chunk_rows // block) * block
+    jobs = [
+        (config, start // block, energies[start : start + step], {k: v[start : start + step] for k, v in conditions.items()})
+        for start in range(0, energies.shape[0], step)
+    ]
+    if workers <= 1 or len(jobs) <= 1:
+        results = (_simulate_chunk(*job) for job in jobs)
+    else:
+        results = _in_processes(jobs, workers)
+    for data, t in results:
+        yield (data, t) if truth else data
+
+
+def _in_processes(jobs: list, workers: int):
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        for job in jobs:
+            pending.append(pool.submit(_simulate_chunk, *job))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def simulate(config: SimConfig | None = None, **overrides) -> ShowerData:
@@ -194,9 +225,7 @@ def simulate_with_truth(config: SimConfig | None = None, **overrides) -> tuple[S
     """Like :func:`simulate`, also returning the per-shower truth (deposited energy, profile)."""
     config = _resolve(config, overrides)
     pairs = list(iter_simulation(config, truth=True))
-    data = ShowerData.concat([p[0] for p in pairs])
-    truth = ShowerTruth(*(np.concatenate([getattr(p[1], f) for p in pairs]) for f in ShowerTruth.__dataclass_fields__))
-    return data, truth
+    return ShowerData.concat([p[0] for p in pairs]), ShowerTruth.concat([p[1] for p in pairs])
 
 
 def _resolve(config: SimConfig | None, overrides: dict) -> SimConfig:
