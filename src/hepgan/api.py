@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from hepgan.data.showers import ShowerData
 from hepgan.data.summary import ShowerSummary
-from hepgan.errors import ConfigError, DataError
+from hepgan.errors import ConfigError
 from hepgan.geometry import get_geometry, list_geometries
 from hepgan.sim.config import SimConfig
 from hepgan.sim.simulate import iter_simulation
@@ -78,11 +78,12 @@ def simulate(
 
 def info(path: str | Path, geometry: str | None = None, chunk_size: int = 50_000) -> ShowerSummary:
     """Per-energy summary of a shower file, read in chunks (HDF5) or whole (other formats)."""
-    path = Path(path)
+    from hepgan.data.files import require_file
     from hepgan.data.hdf5 import ShowerFile
-    from hepgan.data.io import load_showers
+    from hepgan.data.io import detect_format, is_calogan_file, load_showers
 
-    if _is_hdf5(path) and not _is_calogan(path):
+    path = require_file(path)
+    if detect_format(path) == "hdf5" and not is_calogan_file(path):
         with ShowerFile(path, geometry=geometry) as handle:
             summary = ShowerSummary(handle.geometry)
             for chunk in handle.iter_chunks(chunk_size):
@@ -97,21 +98,3 @@ def info(path: str | Path, geometry: str | None = None, chunk_size: int = 50_000
 def geometries() -> list[dict]:
     """Every registered geometry, described."""
     return [get_geometry(name).describe() for name in list_geometries()]
-
-
-def _is_hdf5(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError as exc:
-        raise DataError(path, f"cannot open file ({exc.strerror})") from None
-
-
-def _is_calogan(path: Path) -> bool:
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as handle:
-            return "layer_0" in handle
-    except OSError:
-        return False

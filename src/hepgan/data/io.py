@@ -24,7 +24,7 @@ HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
 SUPPORTED = "CaloChallenge or CaloGAN HDF5 (.h5, .hdf5), ROOT trees (.root), NumPy archives (.npz)"
 
 
-def _sniff(path: Path) -> str | None:
+def detect_format(path: Path) -> str | None:
     """'hdf5', 'root', 'npz' from the content, else from the extension, else None."""
     try:
         with open(path, "rb") as handle:
@@ -50,7 +50,8 @@ def _sniff(path: Path) -> str | None:
     return {".root": "root", ".npz": "npz"}.get(suffix)
 
 
-def _is_calogan(path: Path) -> bool:
+def is_calogan_file(path: Path) -> bool:
+    """An HDF5 file in the CaloGAN layout (layer_0..2) rather than the CaloChallenge one."""
     with open_hdf5(path) as f:
         return "layer_0" in f and "showers" not in f
 
@@ -58,9 +59,9 @@ def _is_calogan(path: Path) -> bool:
 def load_showers(path: str | os.PathLike, geometry: str | None = None, **kwargs) -> ShowerData:
     """Read showers from any supported file; ``kwargs`` go to the format's reader."""
     path = require_file(path)
-    kind = _sniff(path)
+    kind = detect_format(path)
     if kind == "hdf5":
-        if _is_calogan(path):
+        if is_calogan_file(path):
             if geometry not in (None, "calogan"):
                 raise DataError(
                     path, f"is a CaloGAN file (geometry 'calogan'), but geometry {geometry!r} was requested"
@@ -87,4 +88,4 @@ def save_showers(path: str | os.PathLike, data: ShowerData, **kwargs) -> None:
     raise DataError(path, f"cannot tell the format from the extension {suffix or '(none)'!r}; supported: {SUPPORTED}")
 
 
-__all__ = ["load_showers", "save_showers"]
+__all__ = ["detect_format", "is_calogan_file", "load_showers", "save_showers"]
