@@ -44,7 +44,9 @@ class ShowerSummary:
     def rows(self) -> list[dict]:
         """One dict per energy point (GeV), or per log bin when there are many distinct energies."""
         stats = self._stats
-        if len(stats) > MAX_DISCRETE_POINTS:
+        counts = [row[0] for row in stats.values()]
+        sparse = len(stats) > 12 and np.median(counts) < 5  # a continuous spectrum, few showers per value
+        if len(stats) > MAX_DISCRETE_POINTS or sparse:
             stats = self._binned()
         out = []
         for key in sorted(stats):
