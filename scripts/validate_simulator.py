@@ -46,8 +46,9 @@ def resolution_table(events: int) -> None:
         x = np.arange(profile.shape[1])
         mean = (profile[keep] * x).sum(1) / profile[keep].sum(1)
         rms = np.sqrt((profile[keep] * (x - mean[:, None]) ** 2).sum(1) / profile[keep].sum(1))
-        r_eta = np.nanmedian(middle[:, 2:5, :].sum((1, 2)) / middle.sum((1, 2)))
-        r_phi = np.nanmedian(middle[:, 2:5, 2:5].sum((1, 2)) / middle[:, 2:5, :].sum((1, 2)))
+        with np.errstate(invalid="ignore"):  # showers with an empty middle layer have no ratio
+            r_eta = np.nanmedian(middle[:, 2:5, :].sum((1, 2)) / middle.sum((1, 2)))
+            r_phi = np.nanmedian(middle[:, 2:5, 2:5].sum((1, 2)) / middle[:, 2:5, :].sum((1, 2)))
         width = sampled.std() / sampled.mean()
         print(f"{energy:>8g} {response.mean():>9.4f} {response.std() / response.mean():>9.4f} {width:>9.4f} "
               f"{expected:>9.4f} {width / expected:>6.3f} {depth:>9.2f} {np.median(rms):>9.2f} {r_eta:>7.3f} {r_phi:>7.3f}")
