@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from hepgan.data.hdf5 import write_showers
+from hepgan.data.idx import write_idx
+from hepgan.sim import simulate
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
 
@@ -15,3 +20,25 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"../shared/data not present: {SHARED_DATA} does not exist")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shower_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("showers") / "atlas.h5"
+    write_showers(path, simulate(energies_gev=[2.0, 8.0, 32.0], events_per_energy=120, seed=3))
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory):
+    """A 300-image MNIST look-alike in IDX format: blobs whose position encodes the class."""
+    directory = tmp_path_factory.mktemp("mnist")
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 300).astype(np.uint8)
+    images = np.zeros((300, 28, 28), np.uint8)
+    for i, label in enumerate(labels):
+        r, c = 4 + 2 * (label // 5) * 5, 3 + 5 * (label % 5)
+        images[i, r : r + 6, c : c + 4] = 200 + rng.integers(0, 55)
+    write_idx(directory / "train-images-idx3-ubyte", images)
+    write_idx(directory / "train-labels-idx1-ubyte", labels)
+    return directory

@@ -98,3 +98,19 @@ def info(path: str | Path, geometry: str | None = None, chunk_size: int = 50_000
 def geometries() -> list[dict]:
     """Every registered geometry, described."""
     return [get_geometry(name).describe() for name in list_geometries()]
+
+
+def train(config: str | Path | dict, *, resume: bool = False, progress: bool | None = None, **overrides):
+    """Train the GAN a config (YAML path, dict or TrainConfig) describes; returns a TrainResult.
+
+    ``overrides`` are dotted config keys (``schedule.steps=100``). With ``resume`` the run in the
+    config's run_dir continues from its last checkpoint, bit-exactly on CPU.
+    """
+    from hepgan.train import TrainConfig, load_train_config
+    from hepgan.train import train as run_training
+
+    if isinstance(config, TrainConfig):
+        config = config.model_dump(mode="json")
+    if progress is not None:
+        overrides["log.progress"] = progress
+    return run_training(load_train_config(config, **overrides), resume=resume)

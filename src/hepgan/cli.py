@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="processes to simulate in (default: up to 2); the showers do not depend on it")
     sim.add_argument("--no-progress", action="store_true")
 
+    tr = verbs.add_parser("train", help="train a GAN from a YAML config")
+    tr.add_argument("config", help="training config (YAML)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in the config's run_dir from its last checkpoint")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config value, e.g. --set schedule.steps=100 (YAML syntax for the value)")
+    tr.add_argument("--no-progress", action="store_true")
+
     inf = verbs.add_parser("info", help="per-energy summary of a shower file")
     inf.add_argument("path")
     inf.add_argument("--geometry")
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.verb == "simulate":
             return _simulate(args)
+        if args.verb == "train":
+            return _train(args)
         if args.verb == "info":
             summary = api.info(args.path, geometry=args.geometry)
             print(json.dumps(summary.rows(), indent=2) if args.json else summary.format())
@@ -112,6 +121,26 @@ def _simulate(args: argparse.Namespace) -> int:
     print(f"wrote {total} {config.particle} showers on {config.geometry} to {args.out} "
           f"in {summary.seconds:.1f} s ({total / summary.seconds:.0f} showers/s)")
     print(summary.format())
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import yaml
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    if args.no_progress:
+        overrides["log.progress"] = False
+    result = api.train(args.config, resume=args.resume, **overrides)
+    print(f"trained {result.steps} steps in {result.seconds:.1f} s; run directory: {result.run_dir}")
+    if result.best:
+        print(f"best checkpoint: step {result.best['step']} ({result.best['metric']} = {result.best['value']:.4g})")
+    if result.last_logs:
+        print("last losses: " + ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items()))
     return 0
 
 

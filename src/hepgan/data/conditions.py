@@ -1,0 +1,86 @@
+"""How physical conditions (incident energy, impact position, class labels) become the
+condition vector a conditional network sees, and back.
+
+Energies enter as standardised ln(E), so the model sees a continuous variable it can
+interpolate in (the seed's choice over one-hot energy classes); positions are standardised;
+class labels become one-hot vectors. The fitted scales travel with the model as a dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hepgan.errors import ConfigError, DataError
+
+LOG_SCALED = {"energy"}
+
+
+@dataclass
+class ConditionEncoder:
+    """Maps named physical conditions (N, 1) each, or labels (N,), to a float32 (N, dim) vector."""
+
+    names: list[str] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    n_classes: int = 0
+
+    @property
+    def dim(self) -> int:
+        return len(self.names) + self.n_classes
+
+    def fit(self, conditions: dict[str, np.ndarray]) -> "ConditionEncoder":
+        self.mean, self.std = [], []
+        for name in self.names:
+            values = self._raw(conditions, name)
+            self.mean.append(float(values.mean()))
+            self.std.append(float(max(values.std(), 1e-6)))
+        return self
+
+    def encode(self, conditions: dict[str, np.ndarray] | None = None, labels: np.ndarray | None = None) -> np.ndarray:
+        columns = []
+        if self.names:
+            if len(self.mean) != len(self.names):
+                raise ConfigError("ConditionEncoder: call fit before encode")
+            for name, m, s in zip(self.names, self.mean, self.std):
+                columns.append((self._raw(conditions or {}, name) - m) / s)
+        if self.n_classes:
+            if labels is None:
+                raise DataError("<conditions>", "this model is class-conditional: labels are required")
+            labels = np.asarray(labels)
+            if labels.ndim != 1 or (labels < 0).any() or (labels >= self.n_classes).any():
+                raise DataError("<conditions>", f"labels must be integers in 0..{self.n_classes - 1}")
+            columns.append(np.eye(self.n_classes)[labels.astype(np.int64)])
+        if not columns:
+            return np.zeros((0, 0), np.float32)
+        columns = [c[:, None] if c.ndim == 1 else c for c in columns]
+        return np.concatenate(columns, axis=1).astype(np.float32)
+
+    def decode(self, encoded: np.ndarray) -> dict[str, np.ndarray]:
+        """Physical conditions (and 'label') from encoded vectors."""
+        out = {}
+        for i, (name, m, s) in enumerate(zip(self.names, self.mean, self.std)):
+            value = encoded[:, i].astype(np.float64) * s + m
+            out[name] = np.exp(value) if name in LOG_SCALED else value
+        if self.n_classes:
+            out["label"] = encoded[:, len(self.names) :].argmax(axis=1)
+        return out
+
+    @staticmethod
+    def _raw(conditions: dict[str, np.ndarray], name: str) -> np.ndarray:
+        if name not in conditions:
+            raise DataError("<conditions>", f"condition {name!r} is missing; have {sorted(conditions)}")
+        values = np.asarray(conditions[name], np.float64).reshape(-1)
+        if name in LOG_SCALED:
+            if (values <= 0).any():
+                raise DataError("<conditions>", f"condition {name!r} must be positive to be log-scaled")
+            values = np.log(values)
+        return values
+
+    def to_dict(self) -> dict:
+        return {"names": list(self.names), "mean": list(self.mean), "std": list(self.std), "n_classes": self.n_classes}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ConditionEncoder":
+        return cls(list(d["names"]), list(d["mean"]), list(d["std"]), int(d["n_classes"]))

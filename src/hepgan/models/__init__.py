@@ -1,0 +1,34 @@
+"""GAN families by name: each is a recipe of networks and losses (see :class:`GANModel`)."""
+
+from __future__ import annotations
+
+from hepgan.errors import ConfigError, unknown_name_error
+from hepgan.models.adversarial import CGAN, CGANMBL, DCGAN, VanillaGAN
+from hepgan.models.base import GANModel
+from hepgan.models.wgan import WGANGP, ConditionalWGANGP
+
+_FAMILIES: dict[str, type[GANModel]] = {
+    cls.family: cls for cls in (VanillaGAN, DCGAN, CGAN, CGANMBL, WGANGP, ConditionalWGANGP)
+}
+
+
+def list_families() -> list[str]:
+    return sorted(_FAMILIES)
+
+
+def register_family(cls: type[GANModel]) -> type[GANModel]:
+    """Class decorator making a new family available to configs by its ``family`` name."""
+    if not cls.family or cls.family in _FAMILIES:
+        raise ConfigError(f"cannot register model family {cls.family!r}: empty or taken")
+    _FAMILIES[cls.family] = cls
+    return cls
+
+
+def build_model(config, sample_shape, cond_dim: int, geometry: str | None = None) -> GANModel:
+    """The GAN of ``config.family`` for samples of ``sample_shape`` with ``cond_dim`` conditions."""
+    if config.family not in _FAMILIES:
+        raise ConfigError(unknown_name_error("model family", config.family, list(_FAMILIES)))
+    return _FAMILIES[config.family](config, sample_shape, cond_dim, geometry)
+
+
+__all__ = ["GANModel", "build_model", "list_families", "register_family"]

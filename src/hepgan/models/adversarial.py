@@ -1,0 +1,117 @@
+"""The cross-entropy GAN families of the seed: vanilla GAN, DCGAN, CGAN and CGAN-MBL.
+
+They share one loss (discriminator cross-entropy with optional one-sided label smoothing,
+non-saturating generator loss) and differ in their networks (layout presets) and conditioning.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from hepgan.errors import ConfigError
+from hepgan.models.base import GANModel, _value
+from hepgan.models.losses import bce_critic_loss, non_saturating_generator_loss
+
+
+class VanillaGAN(GANModel):
+    """Goodfellow et al.'s GAN with the non-saturating generator loss (conditional if given conditions)."""
+
+    family = "gan"
+
+    def critic_loss(self, real, cond):
+        n = real.shape[0]
+        with torch.no_grad():
+            fake = self.generate(self.sample_latent(n), cond)
+        critic = self.critics["critic"]
+        real_prob = critic(self.critic_input(real), cond)
+        fake_prob = critic(self.critic_input(fake), self.fake_conditions(fake, cond))
+        loss = bce_critic_loss(real_prob, fake_prob, 1.0 - self.config.label_smoothing)
+        return loss, {"loss_d": _value(loss), "d_real": _value(real_prob.mean()), "d_fake": _value(fake_prob.mean())}
+
+    def generator_loss(self, cond, n):
+        fake = self.generate(self.sample_latent(n), cond)
+        prob = self.critics["critic"](self.critic_input(fake), self.fake_conditions(fake, cond))
+        loss = non_saturating_generator_loss(prob)
+        return loss, {"loss_g": _value(loss)}
+
+    def fake_conditions(self, fake: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor | None:
+        """Conditions the critic sees with a generated sample: by default those it was made with."""
+        return cond
+
+
+class DCGAN(VanillaGAN):
+    """Radford et al.'s deep convolutional GAN: the same losses, convolutional presets."""
+
+    family = "dcgan"
+
+
+class CGAN(VanillaGAN):
+    """Mirza & Osindero's conditional GAN: labels fed to generator and discriminator."""
+
+    family = "cgan"
+    needs_conditions = True
+
+
+class CGANMBL(CGAN):
+    """CGAN with Mahalanobis label balancing.
+
+    Real images define class centres and a shared covariance in a PCA feature space. Each
+    generated image is labelled by its nearest centre in Mahalanobis distance; the discriminator
+    judges generated images under those labels (what they look like, not what was asked for), and
+    the generator is asked more often for the classes it produces least (a running histogram of
+    assigned labels), which counters mode collapse onto a few classes.
+    """
+
+    family = "cgan_mbl"
+    histogram_decay = 0.99
+
+    def __init__(self, config, sample_shape, cond_dim, geometry=None):
+        super().__init__(config, sample_shape, cond_dim, geometry)
+        k, n_features = cond_dim, int(torch.tensor(sample_shape).prod())
+        m = min(config.mbl_features, n_features)
+        self.register_buffer("pixel_mean", torch.zeros(n_features))
+        self.register_buffer("components", torch.zeros(n_features, m))
+        self.register_buffer("centres", torch.zeros(k, m))
+        self.register_buffer("precision", torch.eye(m))
+        self.register_buffer("assigned", torch.full((k,), 1.0 / k))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    def fit_data(self, x: torch.Tensor, cond: torch.Tensor) -> None:
+        flat = x.reshape(x.shape[0], -1).double()
+        labels = cond.argmax(dim=1)
+        if len(torch.unique(labels)) < self.cond_dim:
+            raise ConfigError("cgan_mbl: every class needs real examples to place its centre")
+        mean = flat.mean(0)
+        _, _, v = torch.linalg.svd(flat - mean, full_matrices=False)
+        comps = v[: self.components.shape[1]].T
+        feats = (flat - mean) @ comps
+        centres = torch.stack([feats[labels == c].mean(0) for c in range(self.cond_dim)])
+        within = feats - centres[labels]
+        cov = within.T @ within / max(len(feats) - self.cond_dim, 1)
+        cov += 1e-6 * torch.eye(cov.shape[0], dtype=cov.dtype)
+        self.pixel_mean.copy_(mean.float())
+        self.components.copy_(comps.float())
+        self.centres.copy_(centres.float())
+        self.precision.copy_(torch.linalg.inv(cov).float())
+        self.fitted.fill_(True)
+
+    def assign_labels(self, images: torch.Tensor) -> torch.Tensor:
+        """Nearest class centre in Mahalanobis distance, for each image."""
+        feats = (images.reshape(images.shape[0], -1) - self.pixel_mean) @ self.components
+        diff = feats[:, None, :] - self.centres[None, :, :]
+        dist = torch.einsum("nkf,fg,nkg->nk", diff, self.precision, diff)
+        return dist.argmin(dim=1)
+
+    def fake_conditions(self, fake, cond):
+        if not bool(self.fitted):
+            return cond
+        with torch.no_grad():
+            labels = self.assign_labels(fake)
+            counts = torch.bincount(labels, minlength=self.cond_dim).float() / len(labels)
+            self.assigned.mul_(self.histogram_decay).add_((1 - self.histogram_decay) * counts)
+        return torch.nn.functional.one_hot(labels, self.cond_dim).to(fake.dtype)
+
+    def generator_conditions(self, cond_pool, n):
+        weights = 1.0 / (self.assigned + 1e-3)
+        labels = torch.multinomial(weights / weights.sum(), n, replacement=True)
+        return torch.nn.functional.one_hot(labels, self.cond_dim).float()

@@ -1,0 +1,122 @@
+"""A GAN family is a recipe: which networks exist, and what each update minimises.
+
+:class:`GANModel` owns the generator and the critics and computes the loss of one critic update
+and of one generator update; the trainer owns the optimisers, the data order and the schedule.
+Families subclass it and are registered by name (see :mod:`hepgan.models`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from hepgan.errors import ConfigError
+from hepgan.nn import build_network, parse_layout, resolve_layout
+from hepgan.models.config import ModelConfig
+
+
+class GANModel(nn.Module):
+    """Generator + named critics of one family; subclasses define the losses."""
+
+    family: ClassVar[str] = ""
+    needs_conditions: ClassVar[bool] = False
+
+    def __init__(self, config: ModelConfig, sample_shape: tuple[int, ...], cond_dim: int, geometry: str | None = None):
+        super().__init__()
+        if self.needs_conditions and cond_dim == 0:
+            raise ConfigError(f"model family {self.family!r} is conditional: give the data conditions or labels")
+        self.config = config
+        self.sample_shape = tuple(sample_shape)
+        self.cond_dim = cond_dim
+        self.geometry = geometry
+        self.latent_dim = config.latent_dim
+        self.generator = self._build(config.generator, (config.latent_dim,), self.sample_shape, "generator")
+        self.critics = nn.ModuleDict({"critic": self._build(config.critic, self.sample_shape, (1,), "critic")})
+        if config.noise_injection > 0:
+            self._add_noise_injection(config.noise_injection)
+
+    # -- construction ---------------------------------------------------------------------
+    def _build(self, layout: str, input_shape, expected_out, role: str):
+        text = resolve_layout(layout)
+        kinds = [spec.kind for spec in parse_layout(text).layers]
+        has_concat = "CONCAT" in kinds
+        feeds_cond = self.cond_dim > 0 and not has_concat
+        if feeds_cond and len(input_shape) != 1 and kinds[0] != "DENSE":
+            raise ConfigError(
+                f"model.{role}: a conditional network on {input_shape} inputs needs a CONCAT layer to say where "
+                "the conditions enter (or a DENSE first layer, which sees the flattened input and the conditions)"
+            )
+        flat = int(torch.tensor(input_shape).prod())
+        shape = (flat + self.cond_dim,) if feeds_cond else tuple(input_shape)
+        net = build_network(text, shape, cond_dim=self.cond_dim if has_concat else 0, init=self.config.init)
+        out = tuple(net.output_shape)
+        if int(torch.tensor(out).prod()) != int(torch.tensor(expected_out).prod()):
+            raise ConfigError(f"model.{role}: the layout produces {out} but {tuple(expected_out)} is needed")
+        return _Conditioned(net, feeds_cond, tuple(expected_out))
+
+    def _add_noise_injection(self, std: float) -> None:
+        """Add N(0, std) to the output of every hidden linear/conv layer of the generator in training."""
+        layers = [m for m in self.generator.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+
+        def hook(module, inputs, output):
+            return output + std * torch.randn_like(output) if module.training else output
+
+        for layer in layers[:-1]:
+            layer.register_forward_hook(hook)
+
+    def fit_data(self, x: torch.Tensor, cond: torch.Tensor) -> None:
+        """Learn anything the family needs from the training data before training (default: nothing)."""
+
+    # -- sampling ---------------------------------------------------------------------------
+    def sample_latent(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim)
+
+    def generate(self, z: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        return self.generator(z, cond)
+
+    def critic_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What critics see of a sample: with instance noise, a noisy copy."""
+        if self.config.instance_noise > 0 and self.training:
+            return x + self.config.instance_noise * torch.randn_like(x)
+        return x
+
+    # -- losses (subclasses) ----------------------------------------------------------------
+    def critic_loss(self, real: torch.Tensor, cond: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def generator_loss(self, cond: torch.Tensor | None, n: int) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def generator_conditions(self, cond_pool: torch.Tensor, n: int) -> torch.Tensor | None:
+        """Conditions for a generator update, drawn from ``cond_pool`` (families may re-weight)."""
+        if self.cond_dim == 0:
+            return None
+        return cond_pool[torch.randint(len(cond_pool), (n,))]
+
+
+def _value(t: torch.Tensor) -> float:
+    """A loss as a plain float for the logs (detached, so no autograd warning)."""
+    return float(t.detach())
+
+
+class _Conditioned(nn.Module):
+    """A built network that, when asked to, sees the conditions appended to its flat input."""
+
+    def __init__(self, net, feeds_cond: bool, out_shape: tuple[int, ...]):
+        super().__init__()
+        self.net = net
+        self.feeds_cond = feeds_cond
+        self.out_shape = out_shape
+
+    @property
+    def layout(self) -> str:
+        return self.net.to_layout()
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.feeds_cond:
+            out = self.net(torch.cat([x.reshape(x.shape[0], -1), cond], dim=1))
+        else:
+            out = self.net(x, cond)
+        return out.reshape(out.shape[0], *self.out_shape)

@@ -1,0 +1,42 @@
+"""Configuration of a GAN family: networks, conditioning tricks and penalties."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SummaryCriticConfig(_Strict):
+    """A second critic that sees physics summaries (total and per-layer energy) of the showers."""
+
+    layout: str = "DENSE|64|LEAKYRELU, DENSE|64|LEAKYRELU, DENSE|1|LINEAR"
+    gp_weight: float = Field(0.0, ge=0.0)
+    loss_weight: float = Field(1.0, gt=0.0)
+
+
+class ModelConfig(_Strict):
+    family: str = "cwgan_gp"
+    generator: str = "calo-g"
+    critic: str = "calo-d"
+    latent_dim: int = Field(64, ge=1)
+    gp_weight: float = Field(10.0, ge=0.0)
+    summary_critic: SummaryCriticConfig | None = None
+    label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="one-sided: real label 1 - value")
+    instance_noise: float = Field(0.0, ge=0.0, description="std of Gaussian noise added to critic inputs")
+    noise_injection: float = Field(0.0, ge=0.0, description="std of noise added to generator inputs (layers)")
+    init: Literal["default", "glorot"] = "default"
+    mbl_features: int = Field(20, ge=2, description="CGAN-MBL: PCA features for Mahalanobis label assignment")
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, value):
+        from hepgan.models import list_families
+
+        if value not in list_families():
+            raise ValueError(f"unknown model family {value!r}; valid: {', '.join(list_families())}")
+        return value

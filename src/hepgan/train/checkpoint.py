@@ -1,0 +1,94 @@
+"""Checkpoints: written atomically, loaded without running code, pruned to the last K.
+
+A checkpoint is a dict of tensors and plain Python values only, so it loads with
+``torch.load(weights_only=True)`` and a checkpoint file can never execute code. It is written to
+a temp file and renamed, so a run killed mid-write leaves the previous checkpoint intact;
+``last.pt`` and ``best.pt`` are hard links (or copies) of step files, replaced atomically too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import torch
+
+from hepgan.data.files import one_line, temp_path_for
+from hepgan.errors import DataError
+
+FORMAT = "hepgan-checkpoint-1"
+STEP_FILE = re.compile(r"^step-(\d{9})\.pt$")
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
+    """Write ``state`` to ``path`` atomically."""
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        torch.save({"format": FORMAT, **state}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint (tensors and plain values only); a bad file gives a one-line DataError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "no such checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated/corrupt/unsafe files
+        raise DataError(path, f"not a readable hepgan checkpoint (truncated, corrupt or unsafe?): {one_line(exc)}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise DataError(path, f"not a hepgan checkpoint (expected format {FORMAT!r})")
+    return state
+
+
+def _link(src: Path, dst: Path) -> None:
+    """Make ``dst`` the same file as ``src`` (hard link, or copy), replacing it atomically."""
+    tmp = temp_path_for(dst)
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class CheckpointDir:
+    """The checkpoints of one run: step files, ``last.pt`` and ``best.pt``."""
+
+    def __init__(self, directory: str | os.PathLike, keep_last: int = 3):
+        self.directory = Path(directory)
+        self.keep_last = keep_last
+
+    @property
+    def last(self) -> Path:
+        return self.directory / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.directory / "best.pt"
+
+    def step_files(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.iterdir() if STEP_FILE.match(p.name))
+
+    def save(self, step: int, state: dict, *, best: bool = False) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"step-{step:09d}.pt"
+        save_checkpoint(path, state)
+        _link(path, self.last)
+        if best:
+            _link(path, self.best)
+        for old in self.step_files()[: -self.keep_last]:
+            old.unlink(missing_ok=True)
+        return path

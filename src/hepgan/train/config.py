@@ -1,0 +1,192 @@
+"""The typed training configuration: every knob of a run, its default, and its checks.
+
+Loaded from YAML by :func:`load_train_config`; unknown keys and impossible values are rejected
+at load time with the field's dotted path, so a typo fails in the first second. The resolved
+config is saved in the run directory and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hepgan.errors import ConfigError
+from hepgan.models.config import ModelConfig, SummaryCriticConfig
+from hepgan.sim.config import SimConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShowerDataConfig(_Strict):
+    """Showers from a file (any format hepgan reads) or simulated on the fly (cached by config hash)."""
+
+    kind: Literal["showers"] = "showers"
+    path: str | None = None
+    simulate: SimConfig | None = None
+    geometry: str | None = None
+    conditions: list[Literal["energy", "impact_eta", "impact_phi"]] = Field(default_factory=lambda: ["energy"])
+    exclude_energies_gev: list[float] = Field(default_factory=list, description="energy points left out of training")
+    max_events: int | None = Field(None, ge=1)
+    validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    cache_dir: str = "data/cache"
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.simulate is None):
+            raise ValueError("give exactly one of data.path and data.simulate")
+        return self
+
+
+class ImageDataConfig(_Strict):
+    """Images from MNIST IDX files (a directory holding train-/t10k- files)."""
+
+    kind: Literal["images"] = "images"
+    mnist_dir: str
+    split: Literal["train", "test"] = "train"
+    conditional: bool = True
+    max_events: int | None = Field(None, ge=1)
+    validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class OptimConfig(_Strict):
+    name: Literal["adam", "rmsprop"] = "adam"
+    lr_g: float = Field(1e-4, gt=0.0)
+    lr_d: float = Field(1e-4, gt=0.0)
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = Field(0.0, ge=0.0)
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_range(cls, value):
+        if not all(0.0 <= b < 1.0 for b in value):
+            raise ValueError(f"betas must lie in [0, 1), got {value}")
+        return value
+
+
+class ScheduleConfig(_Strict):
+    steps: int = Field(1000, ge=1, description="generator updates")
+    batch_size: int = Field(256, ge=1)
+    n_critic: int = Field(5, ge=1, description="critic updates per generator update")
+    n_gen: int = Field(1, ge=1, description="generator updates per iteration")
+    gen_conditions: Literal["dataset", "chunk", "last"] = "dataset"
+    ema_decay: float | None = Field(None, gt=0.0, lt=1.0)
+
+
+class EvalConfig(_Strict):
+    every: int = Field(0, ge=0, description="steps between validations; 0 = never")
+    metrics: list[str] = Field(default_factory=list)
+    select: str | None = Field(None, description="metric output that picks the best checkpoint")
+    mode: Literal["min", "max"] = "min"
+    n_generated: int = Field(2000, ge=1)
+
+
+class CheckpointConfig(_Strict):
+    every: int = Field(500, ge=1)
+    keep_last: int = Field(3, ge=1)
+
+
+class LogConfig(_Strict):
+    every: int = Field(20, ge=1)
+    progress: bool = True
+    tensorboard: bool = False
+
+
+class NanConfig(_Strict):
+    policy: Literal["restore", "stop"] = "restore"
+    lr_factor: float = Field(0.5, gt=0.0, lt=1.0)
+    max_retries: int = Field(3, ge=0)
+    snapshot_every: int = Field(50, ge=1)
+
+
+class TrainConfig(_Strict):
+    run_dir: str = "runs/default"
+    seed: int = Field(0, ge=0)
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; None = torch's default")
+    data: ShowerDataConfig | ImageDataConfig = Field(discriminator="kind")
+    preprocessing: list[dict[str, Any]] = Field(default_factory=list)
+    model: ModelConfig = ModelConfig()
+    optim: OptimConfig = OptimConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    eval: EvalConfig = EvalConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    log: LogConfig = LogConfig()
+    nan: NanConfig = NanConfig()
+
+    @field_validator("preprocessing")
+    @classmethod
+    def _transforms_exist(cls, value):
+        from hepgan.data.transforms import transform_from_dict
+
+        for stage in value:
+            transform_from_dict(dict(stage))
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        from hepgan.train.callbacks import list_validation_metrics
+
+        known = list_validation_metrics()
+        outputs = []
+        for name in self.eval.metrics:
+            if name not in known:
+                raise ValueError(f"unknown validation metric {name!r}; valid: {', '.join(known)}")
+            outputs.extend(known[name])
+        if self.eval.select and self.eval.select not in outputs:
+            raise ValueError(f"eval.select {self.eval.select!r} is not produced by eval.metrics (they give {outputs})")
+        if self.eval.metrics and self.eval.every == 0:
+            raise ValueError("eval.metrics need eval.every > 0")
+        if self.eval.select and self.eval.every == 0:
+            raise ValueError("eval.select needs eval.every > 0")
+        return self
+
+    def fingerprint(self) -> str:
+        """Hash of everything that shapes the training trajectory.
+
+        Where and how a run is logged, checkpointed and validated, its thread count and how many
+        steps it runs for are left out: a run may be resumed with a longer schedule.
+        """
+        payload = self.model_dump(
+            mode="json", exclude={"run_dir": True, "log": True, "checkpoint": True, "eval": True, "nan": True,
+                                  "threads": True, "schedule": {"steps"}}
+        )
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def validation_message(exc: ValidationError, source: str) -> str:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
+    return f"{source}: {problems}"
+
+
+def load_train_config(source: str | Path | dict, **overrides) -> TrainConfig:
+    """A TrainConfig from a YAML file or a dict; ``overrides`` are dotted keys, e.g. schedule.steps=10."""
+    if isinstance(source, dict):
+        values, name = json.loads(json.dumps(source)), "train config"
+    else:
+        name = str(source)
+        try:
+            values = yaml.safe_load(Path(source).read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML ({' '.join(str(exc).split())})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: a training config must be a mapping of section: settings")
+    for dotted, value in overrides.items():
+        node = values
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: cannot set {dotted}: {key} is not a section")
+        node[leaf] = value
+    try:
+        return TrainConfig(**values)
+    except ValidationError as exc:
+        raise ConfigError(validation_message(exc, name)) from None

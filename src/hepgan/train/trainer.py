@@ -1,0 +1,337 @@
+"""The training loop: schedule, progress, metrics log, validation, checkpoints, resume, NaN guard.
+
+One step is ``n_critic`` critic updates (each on a fresh real batch) followed by ``n_gen``
+generator updates with the critics frozen. Everything random comes from the torch generator
+seeded by the config (its state is checkpointed) and from per-epoch data permutations that
+depend on (seed, epoch) only, so ``resume`` continues bit-exactly on CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from hepgan.data.files import temp_path_for
+from hepgan.errors import ConfigError, HepganError
+from hepgan.models import build_model
+from hepgan.train.callbacks import Callback, ValidationSamples, validation_metric
+from hepgan.train.checkpoint import CheckpointDir, load_checkpoint
+from hepgan.train.config import TrainConfig
+from hepgan.train.data import PreparedData, prepare_data
+from hepgan.train.rng import capture_rng, epoch_permutation, restore_rng, seed_everything
+
+
+class TrainingError(HepganError):
+    """Training cannot go on (e.g. losses keep turning NaN); the message says what to change."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    seconds: float
+    last_logs: dict
+    best: dict | None
+
+
+class Trainer:
+    """Trains the GAN a :class:`TrainConfig` describes, in ``config.run_dir``."""
+
+    def __init__(self, config: TrainConfig, callbacks: list[Callback] | None = None, data: PreparedData | None = None):
+        self.config = config
+        self.callbacks = list(callbacks or [])
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+        self.data = data or prepare_data(config)
+        self.model = build_model(config.model, self.data.sample_shape, self.data.cond_dim, self.data.geometry)
+        self.model.fit_data(self.data.train.x, self.data.train.cond)
+        self.opt_g = self._optimizer(self.model.generator.parameters(), config.optim.lr_g)
+        self.opt_d = self._optimizer(self.model.critics.parameters(), config.optim.lr_d)
+        self.ema = copy.deepcopy(self.model.generator).requires_grad_(False) if config.schedule.ema_decay else None
+        self.run_dir = Path(config.run_dir)
+        self.checkpoints = CheckpointDir(self.run_dir / "checkpoints", config.checkpoint.keep_last)
+        self.step = 0
+        self.epoch = 0
+        self.position = 0
+        self.lr_scale = 1.0
+        self.nan_retries = 0
+        self.best: dict | None = None
+        self.last_metrics: dict = {}
+        self._order = epoch_permutation(len(self.data.train), config.seed, 0)
+        self._snapshot: dict | None = None
+        batch = config.schedule.batch_size
+        if batch > len(self.data.train):
+            raise ConfigError(f"schedule.batch_size {batch} exceeds the {len(self.data.train)} training samples")
+
+    # -- set-up -----------------------------------------------------------------------------
+    def _optimizer(self, params, lr: float) -> torch.optim.Optimizer:
+        o = self.config.optim
+        if o.name == "adam":
+            return torch.optim.Adam(params, lr=lr, betas=o.betas, weight_decay=o.weight_decay)
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=o.weight_decay)
+
+    def _start_run_dir(self, resume: bool) -> None:
+        config_file = self.run_dir / "config.yaml"
+        if resume:
+            if not self.checkpoints.last.exists():
+                raise ConfigError(f"{self.run_dir}: nothing to resume (no checkpoints/last.pt)")
+            return
+        if self.checkpoints.last.exists():
+            raise ConfigError(f"{self.run_dir} already holds a run; resume it (--resume) or choose another run_dir")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False))
+        (self.run_dir / "metrics.jsonl").write_text("")
+
+    # -- state ------------------------------------------------------------------------------
+    def state(self) -> dict:
+        """Everything needed to continue the run (and to use its generator) as tensors and plain values."""
+        d = self.data
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "position": self.position,
+            "model": self.model.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "rng": capture_rng(),
+            "lr_scale": self.lr_scale,
+            "nan_retries": self.nan_retries,
+            "best": self.best,
+            "last_metrics": self.last_metrics,
+            "config": json.dumps(self.config.model_dump(mode="json")),
+            "fingerprint": self.config.fingerprint(),
+            "preprocessing": json.dumps(d.transform.to_dict()) if d.transform is not None else None,
+            "encoder": d.encoder.to_dict(),
+            "sample_shape": list(d.sample_shape),
+            "geometry": d.geometry,
+            "kind": d.kind,
+            "family": self.config.model.family,
+        }
+
+    def load_state(self, state: dict) -> None:
+        if state.get("fingerprint") != self.config.fingerprint():
+            raise ConfigError(
+                "the checkpoint was made with a different config (model, data or schedule changed); "
+                "resume with the run's own config.yaml or start a new run_dir"
+            )
+        self.model.load_state_dict(state["model"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
+        self.lr_scale, self.nan_retries = state["lr_scale"], state["nan_retries"]
+        self.best, self.last_metrics = state["best"], state["last_metrics"]
+        self._order = epoch_permutation(len(self.data.train), self.config.seed, self.epoch)
+        restore_rng(state["rng"])
+
+    def _truncate_log(self) -> None:
+        """Drop log records a killed run wrote after its last checkpoint, so resumed logs do not repeat."""
+        log = self.run_dir / "metrics.jsonl"
+        if not log.exists():
+            return
+        kept = [line for line in log.read_text().splitlines() if line and json.loads(line).get("step", 0) <= self.step]
+        tmp = temp_path_for(log)
+        tmp.write_text("".join(line + "\n" for line in kept))
+        os.replace(tmp, log)
+
+    # -- data -------------------------------------------------------------------------------
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        b = self.config.schedule.batch_size
+        if self.position + b > len(self._order):
+            self.epoch += 1
+            self.position = 0
+            self._order = epoch_permutation(len(self.data.train), self.config.seed, self.epoch)
+        idx = self._order[self.position : self.position + b]
+        self.position += b
+        return self.data.train.x[idx], self.data.train.cond[idx]
+
+    def _generator_conditions(self, chunk: list[torch.Tensor]) -> torch.Tensor | None:
+        mode = self.config.schedule.gen_conditions
+        n = self.config.schedule.batch_size
+        if self.data.cond_dim == 0:
+            return None
+        if mode == "last":
+            return chunk[-1]
+        pool = torch.cat(chunk) if mode == "chunk" else self.data.train.cond
+        return self.model.generator_conditions(pool, n)
+
+    # -- one step ---------------------------------------------------------------------------
+    def train_step(self) -> dict[str, float]:
+        sched = self.config.schedule
+        self.model.train()
+        logs: dict[str, float] = {}
+        chunk = []
+        self.model.critics.requires_grad_(True)
+        for _ in range(sched.n_critic):
+            x, c = self._next_batch()
+            chunk.append(c)
+            loss, logs_d = self.model.critic_loss(x, c if self.data.cond_dim else None)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_d.step()
+        logs.update(logs_d)
+        self.model.critics.requires_grad_(False)
+        for _ in range(sched.n_gen):
+            cond = self._generator_conditions(chunk)
+            loss, logs_g = self.model.generator_loss(cond, sched.batch_size)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+            self._update_ema()
+        logs.update(logs_g)
+        self.step += 1
+        return logs
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.ema is None:
+            return
+        decay = self.config.schedule.ema_decay
+        for e, p in zip(self.ema.parameters(), self.model.generator.parameters()):
+            e.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
+        for e, b in zip(self.ema.buffers(), self.model.generator.buffers()):
+            e.copy_(b)
+
+    def _set_lr_scale(self, scale: float) -> None:
+        self.lr_scale = scale
+        for opt, lr in ((self.opt_g, self.config.optim.lr_g), (self.opt_d, self.config.optim.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+
+    def _finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+
+    # -- generation and validation ------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, cond: torch.Tensor | None, n: int, seed: int = 0) -> torch.Tensor:
+        """Model-space samples from the (EMA) generator, with noise from its own seeded stream."""
+        generator = self.ema if self.ema is not None else self.model.generator
+        was_training = generator.training
+        generator.eval()
+        z = torch.randn(n, self.model.latent_dim, generator=torch.Generator().manual_seed(seed))
+        out = generator(z, cond)
+        generator.train(was_training)
+        return out
+
+    def validate(self) -> dict[str, float]:
+        val = self.data.val or self.data.train
+        n = min(self.config.eval.n_generated, len(val))
+        cond = val.cond[:n] if self.data.cond_dim else None
+        fake = self.generate(cond, n, seed=self.config.seed + 1).numpy()
+        energies = val.energies_mev[:n] if val.energies_mev is not None else None
+        samples = ValidationSamples(
+            generated=self.data.to_physical(fake, energies).reshape(n, -1),
+            reference=self.data.to_physical(val.x[:n].numpy(), energies).reshape(n, -1),
+            conditions={k: v[:n] for k, v in val.physical.items()},
+            labels=val.labels[:n].numpy() if val.labels is not None else None,
+            geometry=self.data.geometry,
+            kind=self.data.kind,
+        )
+        metrics: dict[str, float] = {}
+        for name in self.config.eval.metrics:
+            fn, _ = validation_metric(name)
+            metrics.update(fn(samples))
+        return metrics
+
+    # -- the loop ---------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> TrainResult:
+        cfg = self.config
+        self._start_run_dir(resume)
+        if resume:
+            self.load_state(load_checkpoint(self.checkpoints.last))
+            self._set_lr_scale(self.lr_scale)
+            self._truncate_log()
+        for cb in self.callbacks:
+            cb.on_train_start(self)
+        start = time.perf_counter()
+        logs: dict[str, float] = {}
+        log_file = open(self.run_dir / "metrics.jsonl", "a")
+        bar = tqdm(total=cfg.schedule.steps, initial=self.step, disable=not cfg.log.progress, unit="step", desc="train")
+        try:
+            self._take_snapshot()
+            while self.step < cfg.schedule.steps:
+                logs = self.train_step()
+                if not all(math.isfinite(v) for v in logs.values()):
+                    self._recover(logs)
+                    continue
+                if self.step % cfg.nan.snapshot_every == 0:
+                    self._take_snapshot()
+                if self.step % cfg.log.every == 0 or self.step == cfg.schedule.steps:
+                    log_file.write(json.dumps({"step": self.step, "time": round(time.perf_counter() - start, 3), **logs}) + "\n")
+                    log_file.flush()
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")}, refresh=False)
+                bar.update(1)
+                for cb in self.callbacks:
+                    cb.on_step_end(self, self.step, logs)
+                is_best = False
+                if cfg.eval.every and self.step % cfg.eval.every == 0:
+                    is_best = self._run_validation(log_file)
+                if self.step % cfg.checkpoint.every == 0 or self.step == cfg.schedule.steps or is_best:
+                    self._checkpoint(is_best)
+        finally:
+            bar.close()
+            log_file.close()
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return TrainResult(self.run_dir, self.step, time.perf_counter() - start, logs, self.best)
+
+    def _run_validation(self, log_file) -> bool:
+        metrics = self.validate()
+        self.last_metrics = metrics
+        log_file.write(json.dumps({"step": self.step, "validation": metrics}) + "\n")
+        log_file.flush()
+        for cb in self.callbacks:
+            cb.on_validation(self, self.step, metrics)
+        select = self.config.eval.select
+        if not select:
+            return False
+        value = metrics[select]
+        better = self.best is None or (value < self.best["value"] if self.config.eval.mode == "min" else value > self.best["value"])
+        if better:
+            self.best = {"metric": select, "value": value, "step": self.step}
+        return better
+
+    def _checkpoint(self, is_best: bool) -> None:
+        if not self._finite():
+            raise TrainingError(f"step {self.step}: weights are not finite; refusing to write a poisoned checkpoint")
+        self.checkpoints.save(self.step, self.state(), best=is_best)
+
+    def _take_snapshot(self) -> None:
+        if self._finite():
+            self._snapshot = copy.deepcopy(self.state())
+
+    def _recover(self, logs: dict[str, float]) -> None:
+        bad = ", ".join(f"{k}={v}" for k, v in logs.items() if not math.isfinite(v))
+        nan = self.config.nan
+        if nan.policy == "stop" or self.nan_retries >= nan.max_retries or self._snapshot is None:
+            raise TrainingError(
+                f"step {self.step}: non-finite losses ({bad}) after {self.nan_retries} recoveries; "
+                "lower optim.lr_g / optim.lr_d, raise model.gp_weight, or check the preprocessing"
+            )
+        retries = self.nan_retries + 1
+        scale = self.lr_scale * nan.lr_factor
+        self.load_state(self._snapshot)
+        self.nan_retries = retries
+        self._set_lr_scale(scale)
+        tqdm.write(f"step {self.step}: non-finite losses ({bad}); restored the last good state, learning rates x{scale:g}")
+
+
+def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Callback] | None = None) -> TrainResult:
+    """Train the configured GAN (continuing the run in ``config.run_dir`` with ``resume``)."""
+    return Trainer(config, callbacks).fit(resume=resume)
+
+
+__all__ = ["Trainer", "TrainResult", "TrainingError", "train"]

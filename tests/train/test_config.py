@@ -1,0 +1,50 @@
+import pytest
+
+from hepgan.errors import ConfigError
+from hepgan.train import load_train_config
+from tests.helpers import shower_config
+
+
+def test_a_valid_config_loads_with_defaults(tmp_path, shower_file):
+    config = load_train_config(shower_config(tmp_path / "run", shower_file))
+    assert config.model.family == "cwgan_gp" and config.optim.name == "adam"
+    assert config.schedule.steps == 6 and config.nan.policy == "restore"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"schedule": {"n_critic": 0}}, "schedule.n_critic: Input should be greater than or equal to 1"),
+        ({"model": {"family": "wgan-gpp"}}, "unknown model family 'wgan-gpp'"),
+        ({"optim": {"betas": [0.5, 1.5]}}, "betas must lie in [0, 1)"),
+        ({"optim": {"lr_gg": 0.1}}, "optim.lr_gg: Extra inputs are not permitted"),
+        ({"eval": {"every": 5, "metrics": ["response"], "select": "auc"}}, "eval.select 'auc' is not produced"),
+        ({"eval": {"every": 5, "metrics": ["fid"]}}, "unknown validation metric 'fid'"),
+        ({"preprocessing": [{"type": "LogTransfrom"}]}, "unknown transform"),
+    ],
+)
+def test_impossible_configs_are_rejected_naming_the_field(tmp_path, shower_file, change, message):
+    with pytest.raises(ConfigError) as err:
+        load_train_config(shower_config(tmp_path / "run", shower_file, **change))
+    assert message in str(err.value)
+
+
+def test_yaml_file_and_dotted_overrides(tmp_path, shower_file):
+    import yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(shower_config(tmp_path / "run", shower_file)))
+    config = load_train_config(path, **{"schedule.steps": 11, "optim.lr_g": 0.002})
+    assert config.schedule.steps == 11 and config.optim.lr_g == 0.002
+    path.write_text("data: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_train_config(path)
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_train_config(tmp_path / "absent.yaml")
+
+
+def test_fingerprint_ignores_logging_and_length_but_not_the_model(tmp_path, shower_file):
+    base = load_train_config(shower_config(tmp_path / "a", shower_file))
+    relogged = load_train_config(shower_config(tmp_path / "b", shower_file, log={"every": 7}, schedule={"steps": 99}))
+    changed = load_train_config(shower_config(tmp_path / "a", shower_file, optim={"lr_g": 0.01}))
+    assert base.fingerprint() == relogged.fingerprint() != changed.fingerprint()

@@ -1,0 +1,184 @@
+"""The trainer on real (small) data: logs, checkpoints, resume, NaN guard, best-checkpoint choice."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from hepgan.errors import ConfigError, DataError
+from hepgan.train import Callback, Trainer, TrainingError, load_train_config
+from hepgan.train.checkpoint import load_checkpoint
+from tests.helpers import shower_config
+
+
+def _params(trainer):
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def _assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_training_writes_logs_config_and_checkpoints(tmp_path, shower_file):
+    config = load_train_config(shower_config(tmp_path / "run", shower_file))
+    before = _params(Trainer(config))
+    trainer = Trainer(config)
+    result = trainer.fit()
+    assert result.steps == 6
+    after = _params(trainer)
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert all(torch.isfinite(torch.tensor(r["loss_g"])) and "loss_d" in r for r in records)
+    assert yaml.safe_load((tmp_path / "run/config.yaml").read_text())["schedule"]["steps"] == 6
+    ckpt = tmp_path / "run/checkpoints"
+    assert sorted(p.name for p in ckpt.glob("step-*.pt")) == ["step-000000003.pt", "step-000000006.pt"]
+    state = load_checkpoint(ckpt / "last.pt")
+    assert state["step"] == 6 and state["geometry"] == "atlas266" and state["family"] == "cwgan_gp"
+    assert json.loads(state["preprocessing"])["stages"][0]["type"] == "EnergyNormalize"
+    with pytest.raises(ConfigError, match="already holds a run"):
+        Trainer(config).fit()
+
+
+def test_a_finished_run_extends_bit_exactly_and_refuses_a_changed_config(tmp_path, shower_file):
+    straight = Trainer(load_train_config(shower_config(tmp_path / "a", shower_file, schedule={"steps": 9})))
+    straight.fit()
+    first = Trainer(load_train_config(shower_config(tmp_path / "b", shower_file, schedule={"steps": 6})))
+    first.fit()
+    longer = Trainer(load_train_config(shower_config(tmp_path / "b", shower_file, schedule={"steps": 9})))
+    longer.fit(resume=True)  # a finished run extended with more steps
+    _assert_same(_params(straight), _params(longer))
+    changed = Trainer(load_train_config(shower_config(tmp_path / "b", shower_file, optim={"lr_g": 0.5})))
+    with pytest.raises(ConfigError, match="different config"):
+        changed.fit(resume=True)
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, shower_file):
+    steps = 400
+    reference = Trainer(load_train_config(shower_config(tmp_path / "ref", shower_file, schedule={"steps": steps})))
+    reference.fit()
+    config_file = tmp_path / "killed.yaml"
+    config = shower_config(tmp_path / "killed", shower_file, schedule={"steps": steps}, checkpoint={"every": 2, "keep_last": 2})
+    config_file.write_text(yaml.safe_dump(config))
+    proc = subprocess.Popen([sys.executable, "-m", "hepgan", "train", str(config_file), "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    last = tmp_path / "killed/checkpoints/last.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if last.exists() and load_checkpoint(last)["step"] >= 6:
+            break
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = load_checkpoint(last)["step"]
+    resumed = Trainer(load_train_config(config_file))
+    resumed.fit(resume=True)
+    assert resumed.step == steps
+    _assert_same(_params(reference), _params(resumed))
+    assert 6 <= killed_at < steps  # it really was killed mid-run
+    steps_logged = [json.loads(line)["step"] for line in (tmp_path / "killed/metrics.jsonl").read_text().splitlines()]
+    assert steps_logged == sorted(set(steps_logged))  # no step logged twice after the resume
+
+
+def test_resume_in_process_matches_straight_training(tmp_path, shower_file):
+    straight = Trainer(load_train_config(shower_config(tmp_path / "a", shower_file, schedule={"steps": 8})))
+    straight.fit()
+
+    class StopAt(Callback):
+        def on_step_end(self, trainer, step, logs):
+            if step == 5:
+                raise KeyboardInterrupt
+
+    config = load_train_config(shower_config(tmp_path / "b", shower_file, schedule={"steps": 8}))
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(config, callbacks=[StopAt()]).fit()
+    assert load_checkpoint(tmp_path / "b/checkpoints/last.pt")["step"] == 3
+    resumed = Trainer(config)
+    resumed.fit(resume=True)
+    _assert_same(_params(straight), _params(resumed))
+
+
+def test_nan_losses_restore_the_last_good_state_with_a_lower_learning_rate(tmp_path, shower_file):
+    class PoisonOnce(Callback):
+        done = False
+
+        def on_step_end(self, trainer, step, logs):
+            if step == 4 and not self.done:
+                self.done = True
+                with torch.no_grad():
+                    next(trainer.model.generator.parameters()).fill_(float("nan"))
+
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, nan={"snapshot_every": 2}))
+    trainer = Trainer(config, callbacks=[PoisonOnce()])
+    trainer.fit()
+    assert trainer.step == 6 and trainer.nan_retries == 1 and trainer.lr_scale == 0.5
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(config.optim.lr_g * 0.5)
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_nan_policy_stop_gives_a_clear_error_and_no_poisoned_checkpoint(tmp_path, shower_file):
+    class Poison(Callback):
+        def on_step_end(self, trainer, step, logs):
+            if step == 2:
+                with torch.no_grad():
+                    next(trainer.model.critics.parameters()).fill_(float("inf"))
+
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, nan={"policy": "stop"}))
+    with pytest.raises(TrainingError, match="non-finite losses"):
+        Trainer(config, callbacks=[Poison()]).fit()
+    assert not (tmp_path / "run/checkpoints/last.pt").exists()
+
+
+def test_best_checkpoint_follows_the_validation_metric(tmp_path, shower_file):
+    config = load_train_config(shower_config(
+        tmp_path / "run", shower_file, schedule={"steps": 8},
+        eval={"every": 2, "metrics": ["response"], "select": "response_error", "n_generated": 200},
+        checkpoint={"every": 100, "keep_last": 10}))
+    trainer = Trainer(config)
+    trainer.fit()
+    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    validations = [(r["step"], r["validation"]["response_error"]) for r in records if "validation" in r]
+    assert [s for s, _ in validations] == [2, 4, 6, 8]
+    best_step, best_value = min(validations, key=lambda sv: sv[1])
+    assert trainer.best == {"metric": "response_error", "value": best_value, "step": best_step}
+    assert load_checkpoint(tmp_path / "run/checkpoints/best.pt")["step"] == best_step
+
+
+def test_checkpoints_load_without_running_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as f:
+        pickle.dump({"format": "hepgan-checkpoint-1", "x": Evil()}, f)
+    with pytest.raises(DataError, match="not a readable hepgan checkpoint"):
+        load_checkpoint(path)
+    torch.save({"something": 1}, tmp_path / "other.pt")
+    with pytest.raises(DataError, match="not a hepgan checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataError, match="cut.pt"):
+        load_checkpoint(tmp_path / "cut.pt")
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, shower_file):
+    config = load_train_config(shower_config(tmp_path / "run", shower_file))
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        Trainer(config).fit(resume=True)
+
+
+def test_batch_larger_than_the_data_is_rejected(tmp_path, shower_file):
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, schedule={"batch_size": 100_000}))
+    with pytest.raises(ConfigError, match="exceeds the"):
+        Trainer(config)
