@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hepgan.errors import ConfigError
-from hepgan.models.config import ModelConfig, SummaryCriticConfig
+from hepgan.models.config import ModelConfig
 from hepgan.sim.config import SimConfig
 
 
