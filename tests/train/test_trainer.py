@@ -161,7 +161,7 @@ def test_checkpoints_load_without_running_code(tmp_path):
 
     path = tmp_path / "evil.pt"
     with open(path, "wb") as f:
-        pickle.dump({"format": "hepgan-checkpoint-1", "x": Evil()}, f)
+        pickle.dump({"format": "hepgan-checkpoint-1", "x": Evil()}, f, protocol=2)
     with pytest.raises(DataError, match="not a readable hepgan checkpoint"):
         load_checkpoint(path)
     torch.save({"something": 1}, tmp_path / "other.pt")
@@ -182,3 +182,31 @@ def test_batch_larger_than_the_data_is_rejected(tmp_path, shower_file):
     config = load_train_config(shower_config(tmp_path / "run", shower_file, schedule={"batch_size": 100_000}))
     with pytest.raises(ConfigError, match="exceeds the"):
         Trainer(config)
+
+
+def test_sample_sets_and_tensorboard_are_written(tmp_path, shower_file):
+    pytest.importorskip("torch.utils.tensorboard", reason="tensorboard is not installed")
+    config = load_train_config(shower_config(tmp_path / "run", shower_file,
+                                             log={"every": 2, "progress": False, "samples_every": 3, "n_samples": 20,
+                                                  "tensorboard": True}))
+    Trainer(config).fit()
+    samples = sorted((tmp_path / "run/samples").iterdir())
+    assert [p.name for p in samples] == ["step-000000003.npz", "step-000000003.png", "step-000000006.npz",
+                                         "step-000000006.png"]
+    import numpy as np
+
+    with np.load(samples[0]) as f:
+        assert f["generated"].shape == (20, 266) and f["reference"].shape == (20, 266)
+        assert (f["generated"] >= 0).all() and "cond_energy" in f
+    assert samples[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any((tmp_path / "run/tensorboard").iterdir())
+
+
+def test_the_window_alignment_can_be_a_condition(tmp_path, shower_file):
+    config = load_train_config(shower_config(tmp_path / "run", shower_file,
+                                             data={"conditions": ["energy", "impact_eta", "alignment"]}))
+    trainer = Trainer(config)
+    assert trainer.data.cond_dim == 2 + 6  # two standardised values + the 2 + 4 alignment two-hot
+    alignment = trainer.data.train.cond[:, 2:]
+    assert torch.equal(alignment.sum(1), torch.full((len(alignment),), 2.0))
+    trainer.fit()

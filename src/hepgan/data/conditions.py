@@ -3,7 +3,8 @@ condition vector a conditional network sees, and back.
 
 Energies enter as standardised ln(E), so the model sees a continuous variable it can
 interpolate in (the seed's choice over one-hot energy classes); positions are standardised;
-class labels become one-hot vectors. The fitted scales travel with the model as a dict.
+categorical codes (the window alignment) pass through as they are; class labels become one-hot
+vectors. The fitted scales travel with the model as a dict.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from hepgan.errors import ConfigError, DataError
 
 LOG_SCALED = {"energy"}
+CATEGORICAL = {"alignment"}  # already one-/multi-hot (N, k): passed through unscaled
 
 
 @dataclass
@@ -25,17 +27,21 @@ class ConditionEncoder:
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
     n_classes: int = 0
+    widths: list[int] = field(default_factory=list)
 
     @property
     def dim(self) -> int:
-        return len(self.names) + self.n_classes
+        widths = self.widths or [1] * len(self.names)
+        return int(sum(widths)) + self.n_classes
 
     def fit(self, conditions: dict[str, np.ndarray]) -> "ConditionEncoder":
-        self.mean, self.std = [], []
+        self.mean, self.std, self.widths = [], [], []
         for name in self.names:
             values = self._raw(conditions, name)
-            self.mean.append(float(values.mean()))
-            self.std.append(float(max(values.std(), 1e-6)))
+            categorical = name in CATEGORICAL
+            self.widths.append(values.shape[1] if categorical else 1)
+            self.mean.append(0.0 if categorical else float(values.mean()))
+            self.std.append(1.0 if categorical else float(max(values.std(), 1e-6)))
         return self
 
     def encode(self, conditions: dict[str, np.ndarray] | None = None, labels: np.ndarray | None = None) -> np.ndarray:
@@ -59,18 +65,25 @@ class ConditionEncoder:
 
     def decode(self, encoded: np.ndarray) -> dict[str, np.ndarray]:
         """Physical conditions (and 'label') from encoded vectors."""
-        out = {}
-        for i, (name, m, s) in enumerate(zip(self.names, self.mean, self.std)):
-            value = encoded[:, i].astype(np.float64) * s + m
+        out, col = {}, 0
+        for name, m, s, w in zip(self.names, self.mean, self.std, self.widths or [1] * len(self.names)):
+            block = encoded[:, col : col + w].astype(np.float64)
+            col += w
+            if name in CATEGORICAL:
+                out[name] = block
+                continue
+            value = block[:, 0] * s + m
             out[name] = np.exp(value) if name in LOG_SCALED else value
         if self.n_classes:
-            out["label"] = encoded[:, len(self.names) :].argmax(axis=1)
+            out["label"] = encoded[:, col:].argmax(axis=1)
         return out
 
     @staticmethod
     def _raw(conditions: dict[str, np.ndarray], name: str) -> np.ndarray:
         if name not in conditions:
             raise DataError("<conditions>", f"condition {name!r} is missing; have {sorted(conditions)}")
+        if name in CATEGORICAL:
+            return np.asarray(conditions[name], np.float64).reshape(len(conditions[name]), -1)
         values = np.asarray(conditions[name], np.float64).reshape(-1)
         if name in LOG_SCALED:
             if (values <= 0).any():
@@ -79,8 +92,9 @@ class ConditionEncoder:
         return values
 
     def to_dict(self) -> dict:
-        return {"names": list(self.names), "mean": list(self.mean), "std": list(self.std), "n_classes": self.n_classes}
+        return {"names": list(self.names), "mean": list(self.mean), "std": list(self.std), "n_classes": self.n_classes,
+                "widths": list(self.widths)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ConditionEncoder":
-        return cls(list(d["names"]), list(d["mean"]), list(d["std"]), int(d["n_classes"]))
+        return cls(list(d["names"]), list(d["mean"]), list(d["std"]), int(d["n_classes"]), list(d.get("widths", [])))

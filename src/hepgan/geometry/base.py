@@ -167,6 +167,28 @@ class Geometry:
         anchor_a, anchor_b = self.window_anchor(*self.impact_coordinates(conditions, n))
         return layer.window_edges(anchor_a, anchor_b)
 
+    def alignment(self, conditions: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """(N, k) multi-hot code of how the coarser layers' windows sit around the anchor cell.
+
+        For each grid axis, the layer whose pitch is the largest multiple of the anchor's decides
+        the alignment class (e.g. atlas266: 2 back-layer positions in eta, 4 presampler/strip
+        positions in phi), one-hot encoded; the axes are concatenated (the seed's two-hot vector).
+        Empty (N, 0) for geometries without an anchor layer.
+        """
+        if self.anchor_layer is None:
+            return np.zeros((n, 0))
+        anchor = self.layers[self.anchor_layer]
+        centres = self.window_anchor(*self.impact_coordinates(conditions, n))
+        grids = [layer for layer in self.layers if isinstance(layer, GridLayer) and layer.follows_impact]
+        parts = []
+        for axis, centre in enumerate(centres):
+            pitch = anchor.pitch[axis]
+            ratio = max(int(round(layer.pitch[axis] / pitch)) for layer in grids)
+            if ratio > 1:
+                cls = np.floor(np.mod(centre, ratio * pitch) / pitch + 1e-9).astype(int) % ratio
+                parts.append(np.eye(ratio)[cls])
+        return np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
+
     def path_scale(self, conditions: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Depth scale factor per shower: a projective track at eta crosses cosh(eta)/cosh(eta_ref) more."""
         if self.reference_eta is None or "impact_eta" not in conditions:

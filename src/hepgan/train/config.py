@@ -31,7 +31,7 @@ class ShowerDataConfig(_Strict):
     path: str | None = None
     simulate: SimConfig | None = None
     geometry: str | None = None
-    conditions: list[Literal["energy", "impact_eta", "impact_phi"]] = Field(default_factory=lambda: ["energy"])
+    conditions: list[Literal["energy", "impact_eta", "impact_phi", "alignment"]] = Field(default_factory=lambda: ["energy"])
     exclude_energies_gev: list[float] = Field(default_factory=list, description="energy points left out of training")
     max_events: int | None = Field(None, ge=1)
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
@@ -95,7 +95,9 @@ class CheckpointConfig(_Strict):
 class LogConfig(_Strict):
     every: int = Field(20, ge=1)
     progress: bool = True
-    tensorboard: bool = False
+    tensorboard: bool = Field(False, description="also write losses and metrics for TensorBoard (pip install tensorboard)")
+    samples_every: int = Field(0, ge=0, description="steps between saved sample sets (npz + png); 0 = never")
+    n_samples: int = Field(64, ge=1)
 
 
 class NanConfig(_Strict):

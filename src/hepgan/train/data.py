@@ -106,7 +106,14 @@ def _prepare_showers(config: TrainConfig) -> PreparedData:
         raise ConfigError(f"data: only {len(data)} showers left after exclusions; need at least 2")
     physical = {"energy": data.incident_energies[:, 0].astype(np.float64)}
     for name in cfg.conditions:
-        if name != "energy":
+        if name == "alignment":
+            from hepgan.geometry import get_geometry
+
+            g = get_geometry(geometry)
+            if g.anchor_layer is None:
+                raise ConfigError(f"data.conditions: geometry {geometry!r} has no window alignment")
+            physical[name] = g.alignment({k: v[:, 0] for k, v in data.conditions.items()}, len(data))
+        elif name != "energy":
             if name not in data.conditions:
                 raise ConfigError(f"data.conditions asks for {name!r} but the data has {sorted(data.conditions)}")
             physical[name] = data.conditions[name][:, 0].astype(np.float64)

@@ -69,6 +69,7 @@ class Trainer:
         self.last_metrics: dict = {}
         self._order = epoch_permutation(len(self.data.train), config.seed, 0)
         self._snapshot: dict | None = None
+        self._board = None
         batch = config.schedule.batch_size
         if batch > len(self.data.train):
             raise ConfigError(f"schedule.batch_size {batch} exceeds the {len(self.data.train)} training samples")
@@ -225,20 +226,29 @@ class Trainer:
         generator.train(was_training)
         return out
 
-    def validate(self) -> dict[str, float]:
+    def held_out_samples(self, n: int, seed: int) -> ValidationSamples:
+        """Generated samples under the conditions of the first ``n`` validation samples, with those
+        samples as reference, all in physical units (the training split when there is no validation)."""
         val = self.data.val or self.data.train
-        n = min(self.config.eval.n_generated, len(val))
+        n = min(n, len(val))
         cond = val.cond[:n] if self.data.cond_dim else None
-        fake = self.generate(cond, n, seed=self.config.seed + 1).numpy()
+        fake = self.generate(cond, n, seed=seed).numpy()
         energies = val.energies_mev[:n] if val.energies_mev is not None else None
-        samples = ValidationSamples(
-            generated=self.data.to_physical(fake, energies).reshape(n, -1),
-            reference=self.data.to_physical(val.x[:n].numpy(), energies).reshape(n, -1),
+        shape = (n, *self.data.sample_shape) if self.data.kind == "images" else (n, -1)
+        return ValidationSamples(
+            generated=self.data.to_physical(fake, energies).reshape(shape),
+            reference=self.data.to_physical(val.x[:n].numpy(), energies).reshape(shape),
             conditions={k: v[:n] for k, v in val.physical.items()},
             labels=val.labels[:n].numpy() if val.labels is not None else None,
             geometry=self.data.geometry,
             kind=self.data.kind,
         )
+
+    def validate(self) -> dict[str, float]:
+        samples = self.held_out_samples(self.config.eval.n_generated, seed=self.config.seed + 1)
+        if samples.kind == "images":
+            samples.generated = samples.generated.reshape(len(samples.generated), -1)
+            samples.reference = samples.reference.reshape(len(samples.reference), -1)
         metrics: dict[str, float] = {}
         for name in self.config.eval.metrics:
             fn, _ = validation_metric(name)
@@ -258,6 +268,7 @@ class Trainer:
         start = time.perf_counter()
         logs: dict[str, float] = {}
         log_file = open(self.run_dir / "metrics.jsonl", "a")
+        self._board = self._open_tensorboard()
         bar = tqdm(total=cfg.schedule.steps, initial=self.step, disable=not cfg.log.progress, unit="step", desc="train")
         try:
             self._take_snapshot()
@@ -272,6 +283,9 @@ class Trainer:
                     log_file.write(json.dumps({"step": self.step, "time": round(time.perf_counter() - start, 3), **logs}) + "\n")
                     log_file.flush()
                     bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")}, refresh=False)
+                    self._board_scalars("train", logs)
+                if cfg.log.samples_every and self.step % cfg.log.samples_every == 0:
+                    self.save_samples()
                 bar.update(1)
                 for cb in self.callbacks:
                     cb.on_step_end(self, self.step, logs)
@@ -283,6 +297,8 @@ class Trainer:
         finally:
             bar.close()
             log_file.close()
+            if self._board is not None:
+                self._board.close()
         for cb in self.callbacks:
             cb.on_train_end(self)
         return TrainResult(self.run_dir, self.step, time.perf_counter() - start, logs, self.best)
@@ -292,6 +308,7 @@ class Trainer:
         self.last_metrics = metrics
         log_file.write(json.dumps({"step": self.step, "validation": metrics}) + "\n")
         log_file.flush()
+        self._board_scalars("validation", metrics)
         for cb in self.callbacks:
             cb.on_validation(self, self.step, metrics)
         select = self.config.eval.select
@@ -302,6 +319,28 @@ class Trainer:
         if better:
             self.best = {"metric": select, "value": value, "step": self.step}
         return better
+
+    def save_samples(self) -> Path:
+        """Write the current generator's samples (npz + png) to ``run_dir/samples``."""
+        from hepgan.train.samples import save_sample_set
+
+        s = self.held_out_samples(self.config.log.n_samples, seed=self.config.seed + 2)
+        return save_sample_set(self.run_dir / "samples", self.step, s.generated, s.reference, s.conditions,
+                               s.kind, s.geometry)
+
+    def _open_tensorboard(self):
+        if not self.config.log.tensorboard:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ConfigError("log.tensorboard needs the tensorboard package: pip install tensorboard") from None
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    def _board_scalars(self, prefix: str, values: dict[str, float]) -> None:
+        if self._board is not None:
+            for key, value in values.items():
+                self._board.add_scalar(f"{prefix}/{key}", value, self.step)
 
     def _checkpoint(self, is_best: bool) -> None:
         if not self._finite():
