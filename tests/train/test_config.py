@@ -21,6 +21,8 @@ def test_a_valid_config_loads_with_defaults(tmp_path, shower_file):
         ({"eval": {"every": 5, "metrics": ["response"], "select": "auc"}}, "eval.select 'auc' is not produced"),
         ({"eval": {"every": 5, "metrics": ["fid"]}}, "unknown validation metric 'fid'"),
         ({"preprocessing": [{"type": "LogTransfrom"}]}, "unknown transform"),
+        ({"model": {"critic": "DENSE|64|RELU, DENSE|1|SIGMOD"}}, "model.critic: Value error, \nunknown activation 'SIGMOD'"),
+        ({"model": {"generator": "calo-gg"}}, "unknown preset 'calo-gg' (did you mean 'calo-g'?)"),
     ],
 )
 def test_impossible_configs_are_rejected_naming_the_field(tmp_path, shower_file, change, message):

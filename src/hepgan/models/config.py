@@ -11,12 +11,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _check_layout(value: str) -> str:
+    """Parse a layout (or preset name) now, so a typo fails at config load with the caret message."""
+    import difflib
+
+    from hepgan.nn import LayoutError, list_presets, parse_layout, resolve_layout
+
+    if "|" not in value and "," not in value and value not in list_presets():
+        close = difflib.get_close_matches(value, list_presets(), n=1)
+        if close or "-" in value:
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown preset {value!r}{hint}; presets: {', '.join(list_presets())}")
+    try:
+        parse_layout(resolve_layout(value))
+    except LayoutError as exc:
+        raise ValueError(f"\n{exc}") from None
+    return value
+
+
 class SummaryCriticConfig(_Strict):
     """A second critic that sees physics summaries (total and per-layer energy) of the showers."""
 
     layout: str = "DENSE|64|LEAKYRELU, DENSE|64|LEAKYRELU, DENSE|1|LINEAR"
     gp_weight: float = Field(0.0, ge=0.0)
     loss_weight: float = Field(1.0, gt=0.0)
+
+    _layout_parses = field_validator("layout")(classmethod(lambda cls, v: _check_layout(v)))
 
 
 class ModelConfig(_Strict):
@@ -31,6 +51,8 @@ class ModelConfig(_Strict):
     noise_injection: float = Field(0.0, ge=0.0, description="std of noise added to generator inputs (layers)")
     init: Literal["default", "glorot"] = "default"
     mbl_features: int = Field(20, ge=2, description="CGAN-MBL: PCA features for Mahalanobis label assignment")
+
+    _layouts_parse = field_validator("generator", "critic")(classmethod(lambda cls, v: _check_layout(v)))
 
     @field_validator("family")
     @classmethod
