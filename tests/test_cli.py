@@ -100,3 +100,22 @@ def test_geometries_lists_every_registered_geometry(capsys):
     text = capsys.readouterr().out
     for name in ("atlas266", "calogan", "calochallenge-1-photons", "calochallenge-3"):
         assert name in text
+
+
+def test_train_runs_a_config_and_reports_where_the_run_is(tmp_path, shower_file):
+    import yaml
+
+    from tests.helpers import shower_config
+
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(shower_config(tmp_path / "run", shower_file)))
+    result = _run("train", str(config), "--set", "schedule.steps=4", "--set", "optim.lr_g=2e-4", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "trained 4 steps" in result.stdout and str(tmp_path / "run") in result.stdout
+    assert (tmp_path / "run/checkpoints/last.pt").exists()
+    again = _run("train", str(tmp_path / "run/config.yaml"), "--set", "schedule.steps=6", "--resume", "--no-progress")
+    assert again.returncode == 0 and "trained 6 steps" in again.stdout
+    bad = _run("train", str(config), "--set", "schedule.n_critic=0")
+    assert bad.returncode == 2 and "schedule.n_critic" in bad.stderr and "Traceback" not in bad.stderr
+    bad = _run("train", str(config), "--set", "nonsense")
+    assert bad.returncode == 2 and "--set expects KEY=VALUE" in bad.stderr
