@@ -1,0 +1,90 @@
+"""A trained generator, restored from a checkpoint with everything it needs to produce physics:
+its network (the EMA weights when the run kept them), the condition encoder and the fitted
+preprocessing, so that samples come out as MeV showers (or 0-255 images)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hepgan.data.conditions import ConditionEncoder
+from hepgan.data.showers import ShowerData
+from hepgan.data.transforms import Transform, transform_from_dict
+from hepgan.errors import ConfigError
+from hepgan.models import build_model
+from hepgan.train.checkpoint import CheckpointDir, load_checkpoint
+from hepgan.train.config import TrainConfig
+
+
+@dataclass
+class TrainedGenerator:
+    network: torch.nn.Module
+    latent_dim: int
+    encoder: ConditionEncoder
+    transform: Transform | None
+    sample_shape: tuple[int, ...]
+    geometry: str | None
+    kind: str
+    config: TrainConfig
+    step: int
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path) -> "TrainedGenerator":
+        state = load_checkpoint(path)
+        config = TrainConfig(**json.loads(state["config"]))
+        encoder = ConditionEncoder.from_dict(state["encoder"])
+        sample_shape = tuple(state["sample_shape"])
+        model = build_model(config.model, sample_shape, encoder.dim, state["geometry"])
+        model.load_state_dict(state["model"])
+        network = model.generator
+        if state.get("ema") is not None:
+            network.load_state_dict(state["ema"])
+        network.eval().requires_grad_(False)
+        transform = transform_from_dict(json.loads(state["preprocessing"])) if state["preprocessing"] else None
+        return cls(network, model.latent_dim, encoder, transform, sample_shape, state["geometry"], state["kind"],
+                   config, int(state["step"]))
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, which: str = "best") -> "TrainedGenerator":
+        """The run's best checkpoint (falling back to the last when none was selected), or ``which='last'``."""
+        checkpoints = CheckpointDir(Path(run_dir) / "checkpoints")
+        path = checkpoints.best if which == "best" and checkpoints.best.exists() else checkpoints.last
+        if not path.exists():
+            raise ConfigError(f"{run_dir}: no usable checkpoint (expected checkpoints/last.pt)")
+        return cls.from_checkpoint(path)
+
+    @torch.no_grad()
+    def generate(self, conditions: dict[str, np.ndarray] | None = None, labels: np.ndarray | None = None,
+                 n: int | None = None, seed: int = 0, batch_size: int = 10_000) -> np.ndarray:
+        """Physical samples: (N, n_cells) MeV showers or (N, 1, 28, 28) images in 0..255."""
+        if self.encoder.dim:
+            cond = self.encoder.encode(conditions, labels)
+            n = len(cond)
+        elif n is None:
+            raise ConfigError("an unconditional generator needs n")
+        gen = torch.Generator().manual_seed(seed)
+        out = []
+        for start in range(0, n, batch_size):
+            m = min(batch_size, n - start)
+            z = torch.randn(m, self.latent_dim, generator=gen)
+            c = torch.from_numpy(cond[start : start + m]) if self.encoder.dim else None
+            out.append(self.network(z, c).numpy())
+        x = np.concatenate(out) if out else np.zeros((0, *self.sample_shape), np.float32)
+        if self.kind == "images":
+            return np.clip((x + 1.0) * 127.5, 0.0, 255.0)
+        flat = x.reshape(len(x), -1).astype(np.float64)
+        energies = (conditions or {}).get("energy")
+        if self.transform is not None:
+            flat = self.transform.inverse(flat, None if energies is None else np.asarray(energies, float)[:, None])
+        return flat
+
+    def generate_showers(self, conditions: dict[str, np.ndarray], seed: int = 0) -> ShowerData:
+        """Showers in the CaloChallenge layout for the given physical conditions (energy in MeV)."""
+        showers = self.generate(conditions, seed=seed).astype(np.float32)
+        energies = np.asarray(conditions["energy"], np.float64)[:, None]
+        extra = {k: np.asarray(v, np.float64).reshape(len(energies), -1) for k, v in conditions.items() if k != "energy"}
+        return ShowerData(showers, energies, extra, self.geometry, {"generator_step": self.step})
