@@ -30,6 +30,20 @@ class ValidationSamples:
 
 MetricFn = Callable[[ValidationSamples], dict[str, float]]
 _METRICS: dict[str, tuple[MetricFn, tuple[str, ...]]] = {}
+# Modules whose import registers more validation metrics; imported on first look-up, so the
+# trainer never depends on them (they depend on this module).
+PLUGINS = ("hepgan.metrics.physics.validation", "hepgan.metrics.image.validation")
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        import importlib
+
+        for module in PLUGINS:
+            importlib.import_module(module)
 
 
 def register_validation_metric(name: str, outputs: tuple[str, ...]):
@@ -43,12 +57,14 @@ def register_validation_metric(name: str, outputs: tuple[str, ...]):
 
 
 def validation_metric(name: str) -> tuple[MetricFn, tuple[str, ...]]:
+    _load_plugins()
     if name not in _METRICS:
         raise ConfigError(unknown_name_error("validation metric", name, list(_METRICS)))
     return _METRICS[name]
 
 
 def list_validation_metrics() -> dict[str, tuple[str, ...]]:
+    _load_plugins()
     return {name: outputs for name, (_, outputs) in sorted(_METRICS.items())}
 
 

@@ -239,7 +239,7 @@ class Trainer:
             generated=self.data.to_physical(fake, energies).reshape(shape),
             reference=self.data.to_physical(val.x[:n].numpy(), energies).reshape(shape),
             conditions={k: v[:n] for k, v in val.physical.items()},
-            labels=val.labels[:n].numpy() if val.labels is not None else None,
+            labels=val.labels[:n].numpy() if val.labels is not None and self.data.cond_dim else None,
             geometry=self.data.geometry,
             kind=self.data.kind,
         )
