@@ -114,3 +114,50 @@ def train(config: str | Path | dict, *, resume: bool = False, progress: bool | N
     if progress is not None:
         overrides["log.progress"] = progress
     return run_training(load_train_config(config, **overrides), resume=resume)
+
+
+def evaluate(
+    generated: str | Path | ShowerData,
+    reference: str | Path | ShowerData,
+    *,
+    geometry: str | None = None,
+    classifier: bool = True,
+    per_energy: bool = True,
+    seed: int = 0,
+    out: str | Path | None = None,
+    progress=None,
+) -> dict:
+    """Physics metrics of generated showers against reference ones (files or ShowerData).
+
+    Returns the JSON-serialisable dict of :func:`hepgan.metrics.physics.evaluate_showers`; with
+    ``out`` it is also written there as JSON (atomically). ``progress`` gets each stage's name.
+    """
+    import json
+
+    from hepgan.data.files import atomic_output
+    from hepgan.data.io import load_showers
+    from hepgan.metrics.physics.evaluate import evaluate_showers
+
+    def load(data):
+        return data if isinstance(data, ShowerData) else load_showers(data, geometry=geometry)
+
+    if out is not None and not Path(out).parent.is_dir():  # fail before the work, not after
+        from hepgan.errors import DataError
+
+        raise DataError(out, f"cannot write: directory {str(Path(out).parent)!r} does not exist")
+    result = evaluate_showers(load(generated), load(reference), geometry=geometry, classifier=classifier,
+                              per_energy=per_energy, seed=seed, progress=progress)
+    if out is not None:
+        with atomic_output(out) as tmp:
+            Path(tmp).write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
+    return result
+
+
+def report(run_dir: str | Path | None = None, *, generated=None, reference=None, out: str | Path | None = None,
+           geometry: str | None = None, classifier: bool = True, seed: int = 0) -> Path:
+    """Write the HTML report (and metrics.json beside it) for a run directory, or for generated vs
+    reference shower files; returns the HTML path."""
+    from hepgan.report import report as write_report
+
+    return write_report(run_dir, generated=generated, reference=reference, out=out, geometry=geometry,
+                        classifier=classifier, seed=seed)

@@ -63,6 +63,23 @@ def _parser() -> argparse.ArgumentParser:
 
     geo = verbs.add_parser("geometries", help="list the registered geometries")
     geo.add_argument("--json", action="store_true")
+
+    ev = verbs.add_parser("evaluate", help="physics metrics of generated showers against reference showers")
+    ev.add_argument("generated", help="generated shower file")
+    ev.add_argument("reference", help="reference shower file (e.g. held-out simulation)")
+    ev.add_argument("--geometry", help="geometry name, when the files do not say")
+    ev.add_argument("--no-classifier", action="store_true", help="skip the classifier AUCs (the slowest part)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--out", default="metrics.json", help="where to write the full results (default metrics.json)")
+
+    rep = verbs.add_parser("report", help="self-contained HTML report of a run, or of generated vs reference files")
+    rep.add_argument("run_dir", nargs="?", help="training run directory (uses its best checkpoint)")
+    rep.add_argument("--generated", help="generated shower file (instead of a run directory)")
+    rep.add_argument("--reference", help="reference shower file (with --generated)")
+    rep.add_argument("--geometry", help="geometry name, when the files do not say")
+    rep.add_argument("--no-classifier", action="store_true", help="skip the classifier AUCs")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--out", help="HTML file (default: RUN_DIR/report.html or ./report.html)")
     return parser
 
 
@@ -76,6 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "info":
             summary = api.info(args.path, geometry=args.geometry)
             print(json.dumps(summary.rows(), indent=2) if args.json else summary.format())
+            return 0
+        if args.verb == "evaluate":
+            return _evaluate(args)
+        if args.verb == "report":
+            if (args.run_dir is None) == (args.generated is None or args.reference is None):
+                raise ConfigError("give a run directory, or --generated and --reference files")
+            path = api.report(args.run_dir, generated=args.generated, reference=args.reference, out=args.out,
+                              geometry=args.geometry, classifier=not args.no_classifier, seed=args.seed)
+            print(f"report: {path}\nmetrics: {path.with_name('metrics.json')}")
             return 0
         if args.verb == "geometries":
             described = api.geometries()
@@ -141,6 +167,17 @@ def _train(args: argparse.Namespace) -> int:
         print(f"best checkpoint: step {result.best['step']} ({result.best['metric']} = {result.best['value']:.4g})")
     if result.last_logs:
         print("last losses: " + ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items()))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from hepgan.metrics.physics.evaluate import format_summary
+
+    result = api.evaluate(args.generated, args.reference, geometry=args.geometry, classifier=not args.no_classifier,
+                          seed=args.seed, out=args.out,
+                          progress=lambda stage: print(f"evaluate: {stage} ...", file=sys.stderr, flush=True))
+    print(format_summary(result))
+    print(f"wrote {args.out}")
     return 0
 
 

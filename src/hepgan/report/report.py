@@ -1,0 +1,293 @@
+"""``hepgan report``: one self-contained HTML page and a metrics.json for a run or two shower files.
+
+For a training run the page shows the loss curves, the validation metric that picked the best
+checkpoint, and the best generator against held-out reference showers (the validation split plus
+every shower at an energy left out of training): key numbers with pass/fail against thresholds,
+response and resolution against energy with the left-out energies marked, overlaid histograms of
+the observables with ratio panels per energy, and average showers per layer. For image runs it
+shows sample grids per class and the image metrics (IS, FID, label accuracy, PRD, PCA / t-SNE).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from hepgan.data.showers import ShowerData
+from hepgan.errors import ConfigError
+from hepgan.report import plots
+from hepgan.report.html import HtmlReport
+
+# What "good" means (docs/targets.md); every threshold can be overridden.
+DEFAULT_THRESHOLDS = {
+    "auc_high_level": 0.65,
+    "auc_low_level": 0.65,
+    "fpd": 5e-3,
+    "response_ratio": 0.01,
+    "width_ratio": 0.05,
+    "inception_score": 9.0,
+    "label_accuracy": 0.97,
+}
+HISTOGRAM_OBSERVABLES = 16
+
+
+def report(run_dir: str | Path | None = None, *, generated: str | Path | ShowerData | None = None,
+           reference: str | Path | ShowerData | None = None, out: str | Path | None = None,
+           geometry: str | None = None, thresholds: dict | None = None, classifier: bool = True,
+           max_showers: int = 20_000, seed: int = 0) -> Path:
+    """Write ``report.html`` (and ``metrics.json`` beside it); returns the HTML path."""
+    limits = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        out = Path(out) if out else run_dir / "report.html"
+        return _run_report(run_dir, out, limits, classifier, max_showers, seed)
+    if generated is None or reference is None:
+        raise ConfigError("report needs a run directory, or both generated and reference showers")
+    from hepgan.data.io import load_showers
+
+    gen = generated if isinstance(generated, ShowerData) else load_showers(generated, geometry=geometry)
+    ref = reference if isinstance(reference, ShowerData) else load_showers(reference, geometry=geometry)
+    out = Path(out) if out else Path("report.html")
+    page = HtmlReport(f"hepgan report: {gen.source} vs {ref.source}")
+    metrics = _shower_sections(page, gen, ref, geometry, limits, classifier, seed, left_out=[])
+    return _write(page, metrics, out)
+
+
+def _write(page: HtmlReport, metrics: dict, out: Path) -> Path:
+    from hepgan.data.files import atomic_output
+
+    page.write(out)
+    with atomic_output(out.with_name("metrics.json")) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1))
+    return out
+
+
+def _records(run_dir: Path) -> list[dict]:
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def _run_report(run_dir: Path, out: Path, limits: dict, classifier: bool, max_showers: int, seed: int) -> Path:
+    from hepgan.train.generator import TrainedGenerator
+
+    gen_model = TrainedGenerator.from_run(run_dir)
+    config = gen_model.config
+    records = _records(run_dir)
+    page = HtmlReport(f"hepgan report: {run_dir.name}")
+    best = json.loads(json.dumps(_best(records, config)))
+    page.text(f"family {config.model.family}; generator from step {gen_model.step} of {config.schedule.steps}"
+              + (f"; selected by {config.eval.select} = {best['value']:.4g}" if best else ""), css="note")
+    page.heading("Training")
+    for png, caption in ((plots.loss_curves(records), "losses over training"),
+                         (plots.validation_curves(records, config.eval.select, best["step"] if best else None),
+                          "validation metrics over training; the dashed line marks the selected checkpoint")):
+        if png:
+            page.figure(png, caption)
+    if gen_model.kind == "images":
+        metrics = _image_sections(page, gen_model, records, limits, seed)
+    else:
+        reference, left_out = _held_out_showers(config, max_showers, seed)
+        conditions = {"energy": reference.incident_energies[:, 0]}
+        conditions.update({k: v[:, 0] if v.shape[1] == 1 else v for k, v in reference.conditions.items()})
+        generated = gen_model.generate_showers(conditions, seed=seed)
+        generated.source = f"generator (step {gen_model.step})"
+        metrics = _shower_sections(page, generated, reference, gen_model.geometry, limits, classifier, seed, left_out)
+    metrics["run"] = {"run_dir": str(run_dir), "step": gen_model.step, "family": config.model.family, "best": best}
+    return _write(page, metrics, out)
+
+
+def _best(records: list[dict], config) -> dict | None:
+    select = config.eval.select
+    values = [(r["step"], r["validation"][select]) for r in records if "validation" in r and select in r["validation"]]
+    if not values:
+        return None
+    pick = min if config.eval.mode == "min" else max
+    step, value = pick(values, key=lambda sv: sv[1])
+    return {"metric": select, "value": value, "step": step}
+
+
+def _held_out_showers(config, max_showers: int, seed: int) -> tuple[ShowerData, list[float]]:
+    """The run's validation showers plus every shower at an energy left out of training."""
+    from hepgan.train.data import _split_indices, load_shower_source
+
+    data = load_shower_source(config.data)
+    e_gev = data.incident_energies[:, 0] / 1000.0
+    left = np.zeros(len(data), bool)
+    for e in config.data.exclude_energies_gev:
+        left |= np.isclose(e_gev, e, rtol=1e-6)
+    kept = data.subset(~left)
+    if config.data.max_events is not None:
+        kept = kept.subset(slice(0, config.data.max_events))
+    _, val_idx = _split_indices(len(kept), config.data.validation_fraction, config.seed)
+    parts = [kept.subset(val_idx)] if len(val_idx) else []
+    if left.any():
+        parts.append(data.subset(left))
+    if not parts:
+        raise ConfigError("the run has no validation showers and no left-out energy to compare against")
+    reference = ShowerData.concat(parts)
+    if len(reference) > max_showers:
+        keep = np.sort(np.random.default_rng(seed).choice(len(reference), max_showers, replace=False))
+        reference = reference.subset(keep)
+    reference.source = "held-out reference showers"
+    return reference, list(config.data.exclude_energies_gev)
+
+
+def _check(value, limit, mode="max") -> str:
+    """'pass' / 'fail' against a threshold; 'info' for numbers without one."""
+    if limit is None or not math.isfinite(limit):
+        return "info"
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return "pass" if (value <= limit if mode == "max" else value >= limit) else "fail"
+
+
+def _shower_sections(page: HtmlReport, gen: ShowerData, ref: ShowerData, geometry, limits: dict,
+                     classifier: bool, seed: int, left_out: list[float]) -> dict:
+    from hepgan.geometry import get_geometry
+    from hepgan.metrics.physics.evaluate import evaluate_showers
+    from hepgan.metrics.physics.observables import compute_observables
+
+    metrics = evaluate_showers(gen, ref, geometry=geometry, classifier=classifier, seed=seed)
+    g = get_geometry(metrics["geometry"])
+    summary = metrics["summary"]
+    rows, classes = [], []
+
+    def add(name, value, err, limit, mode="max"):
+        verdict = _check(value, limit, mode)
+        shown_limit = limit if math.isfinite(limit) else ""
+        rows.append([name, value if value is not None else "n/a", err if err is not None else "", shown_limit, verdict])
+        classes.append(verdict if verdict in ("pass", "fail") else "")
+
+    if classifier:
+        add("classifier AUC, high level", summary.get("auc_high_level"), summary.get("auc_high_level_err"), limits["auc_high_level"])
+        add("classifier AUC, low level", summary.get("auc_low_level"), summary.get("auc_low_level_err"), limits["auc_low_level"])
+    add("FPD", summary["fpd"], summary["fpd_err"], limits["fpd"])
+    add("KPD", summary["kpd"], summary["kpd_err"], float("nan"))
+    add("mean separation power", summary["mean_separation_power"], None, float("nan"))
+    worst_mean = max((abs(r["ratio"]["mean"] - 1) for r in metrics["response"] if r["ratio"]["mean"] is not None), default=None)
+    worst_width = max((abs(r["ratio"]["rel_width"] - 1) for r in metrics["response"] if r["ratio"]["rel_width"] is not None), default=None)
+    add("worst |<E_tot/E> gen/ref - 1| over energies", worst_mean, None, limits["response_ratio"])
+    add("worst |width gen/ref - 1| over energies", worst_width, None, limits["width_ratio"])
+    page.heading("Key numbers")
+    page.text(f"{len(gen)} generated ({gen.source}) vs {len(ref)} reference ({ref.source}) showers on {g.name}", css="note")
+    page.table(["metric", "value", "uncertainty", "threshold", "verdict"], rows, classes, id="key-numbers")
+
+    page.heading("Energy response and resolution")
+    response_rows = [
+        {"energy_gev": r["energy_mev"] / 1000.0,
+         **{who: {"mean": r[who]["mean"], "mean_err": r[who]["mean_err"], "width": r[who]["rel_width"],
+                  "width_err": r[who]["rel_width_err"]} for who in ("generated", "reference")}}
+        for r in metrics["response"]
+    ]
+    page.figure(plots.response_resolution(response_rows, left_out), "generated vs reference; dotted: left out of training")
+    page.table(
+        ["E [GeV]", "<E/E> ref", "<E/E> gen", "mean ratio", "width ref", "width gen", "width ratio", "verdict"],
+        [[r["energy_mev"] / 1000.0, r["reference"]["mean"], r["generated"]["mean"], r["ratio"]["mean"],
+          r["reference"]["rel_width"], r["generated"]["rel_width"], r["ratio"]["rel_width"],
+          "pass" if abs(r["ratio"]["mean"] - 1) <= limits["response_ratio"] and abs(r["ratio"]["rel_width"] - 1) <= limits["width_ratio"] else "fail"]
+         for r in metrics["response"]],
+        ["left-out" if any(abs(r["energy_mev"] / 1000.0 - e) < 1e-6 * e for e in left_out) else "" for r in metrics["response"]],
+        id="response",
+    )
+
+    page.heading("Observables")
+    names = [w["observable"] for w in summary["worst_observables"]]
+    ranked = sorted(metrics["observables"], key=lambda n: -(metrics["observables"][n]["separation_power"] or 0))
+    names = list(dict.fromkeys(names + ranked))[:HISTOGRAM_OBSERVABLES]
+    cond = lambda d: {k: v[:, 0] for k, v in d.conditions.items() if v.shape[1] == 1}  # noqa: E731
+    obs_gen = compute_observables(gen.showers, gen.incident_energies, g, cond(gen))
+    obs_ref = compute_observables(ref.showers, ref.incident_energies, g, cond(ref))
+    separation = {n: metrics["observables"][n]["separation_power"] for n in names}
+    page.figure(plots.observable_histograms(obs_gen, obs_ref, names, "all energies", separation),
+                "the observables with the largest separation power; S = triangular discrimination")
+    e_gen, e_ref = gen.incident_energies[:, 0], ref.incident_energies[:, 0]
+    for point in metrics["per_energy"]:
+        lo, hi = point["low_mev"], point["high_mev"]
+        sg, sr = (e_gen >= lo) & (e_gen <= hi), (e_ref >= lo) & (e_ref <= hi)
+        sub_gen = {k: v[sg] for k, v in obs_gen.items()}
+        sub_ref = {k: v[sr] for k, v in obs_ref.items()}
+        sep = {n: point["observables"][n]["separation_power"] for n in names}
+        page.figure(plots.observable_histograms(sub_gen, sub_ref, names, f"{point['label']}", sep),
+                    f"{point['label']}: mean separation power {point['mean_separation_power']:.3g}")
+
+    page.heading("Average showers")
+    page.figure(plots.layer_images(gen.showers.astype(np.float64), ref.showers.astype(np.float64), g),
+                "mean energy per cell, log scale")
+    return metrics
+
+
+def _image_sections(page: HtmlReport, gen_model, records: list[dict], limits: dict, seed: int) -> dict:
+    from hepgan.data.idx import read_mnist
+
+    config = gen_model.config
+    test = read_mnist(config.data.mnist_dir, "test")
+    n = min(10_000, len(test))
+    real, real_labels = test.images[:n], test.labels[:n]
+    labels = real_labels if gen_model.encoder.n_classes else None
+    generated = gen_model.generate(labels=labels, n=n, seed=seed).reshape(n, 28, 28)
+    metrics, figures = image_report_metrics(generated, real, labels=labels, real_labels=real_labels, seed=seed)
+    rows, classes = [], []
+    for name, value, limit, mode in (("inception score", metrics.get("inception_score"), limits["inception_score"], "min"),
+                                     ("label accuracy", metrics.get("label_accuracy"), limits["label_accuracy"], "min"),
+                                     ("FID", metrics.get("fid"), float("nan"), "max"),
+                                     ("PRD AUC", metrics.get("prd_auc"), float("nan"), "min")):
+        verdict = _check(value, limit, mode)
+        rows.append([name, value if value is not None else "n/a", limit if math.isfinite(limit) else "", verdict])
+        classes.append(verdict if verdict in ("pass", "fail") else "")
+    page.heading("Key numbers")
+    page.table(["metric", "value", "threshold", "verdict"], rows, classes, id="key-numbers")
+    page.heading("Samples")
+    page.figure(plots.image_grid(generated, labels, "generated (rows: conditioning label)" if labels is not None else "generated"),
+                "generated samples")
+    for png, caption in figures:
+        page.figure(png, caption)
+    return {"images": metrics}
+
+
+def image_report_metrics(generated: np.ndarray, real: np.ndarray, labels: np.ndarray | None,
+                         real_labels: np.ndarray, seed: int = 0) -> tuple[dict, list[tuple[bytes, str]]]:
+    """IS, FID, label accuracy, PRD and PRDC of generated vs real images, with the report's figures
+    (PRD curve, class histogram, PCA and t-SNE of LeNet features)."""
+    from hepgan.metrics.image import (
+        classify, frechet_distance_from_features, inception_score_from_probs, label_accuracy, prd_from_embeddings,
+        prdc_from_embeddings,
+    )
+
+    probs_gen, feats_gen = classify(generated)
+    _, feats_real = classify(real)
+    score = inception_score_from_probs(probs_gen, n_splits=10)
+    prd_result = prd_from_embeddings(feats_gen, feats_real, seed=seed)
+    prdc_result = prdc_from_embeddings(feats_gen, feats_real)
+    metrics = {
+        "inception_score": float(score.mean), "inception_score_std": float(score.std),
+        "fid": float(frechet_distance_from_features(feats_gen, feats_real)),
+        "prd_auc": float(prd_result.auc), "prd_f8": float(prd_result.f_8), "prd_f1_8": float(prd_result.f_1_8),
+        **{f"prdc_{k}": float(v) for k, v in dataclasses.asdict(prdc_result).items()},
+        "predicted_class_histogram": np.bincount(probs_gen.argmax(1), minlength=10).tolist(),
+    }
+    if labels is not None:
+        acc = label_accuracy(generated, labels)
+        metrics["label_accuracy"] = float(acc.accuracy)
+    figures = [(plots.curve(prd_result.recall, {"PRD": prd_result.precision}, "recall", "precision",
+                            f"PRD (AUC {prd_result.auc:.3f})"), "precision-recall for distributions on LeNet features")]
+    centred = np.concatenate([feats_real, feats_gen])
+    centred = centred - centred.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    pca = centred @ vt[:2].T
+    n = len(feats_real)
+    figures.append((plots.embedding_scatter(pca[:n], pca[n:], "PCA of LeNet features"), "PCA, real vs generated"))
+    try:
+        from sklearn.manifold import TSNE
+
+        m = min(1000, n, len(feats_gen))
+        sub = np.concatenate([feats_real[:m], feats_gen[:m]])
+        emb = TSNE(n_components=2, random_state=seed, init="pca", perplexity=30).fit_transform(sub)
+        figures.append((plots.embedding_scatter(emb[:m], emb[m:], "t-SNE of LeNet features"), "t-SNE, real vs generated"))
+    except ImportError:
+        figures.append((plots.embedding_scatter(pca[:n], pca[n:], "t-SNE unavailable: showing PCA"),
+                        "t-SNE needs scikit-learn (pip install scikit-learn)"))
+    return metrics, figures

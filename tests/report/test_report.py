@@ -1,0 +1,103 @@
+"""The HTML report, rendered in a real headless browser."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from hepgan.report import report
+from hepgan.sim import SimConfig, simulate
+
+
+def _browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.skip("no chromium/chromedriver on this machine (.ci/run installs Debian's chromium and chromium-driver)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"):
+        options.add_argument(flag)
+    options.binary_location = chromium
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+@pytest.fixture(scope="module")
+def reference_pair():
+    first = simulate(energies_gev=[8.0, 65.0], events_per_energy=1500, seed=1)
+    second = simulate(energies_gev=[8.0, 65.0], events_per_energy=1500, seed=2)
+    radial = SimConfig().radial
+    wide = radial.model_copy(update={"rc": (radial.rc[0] * 1.2, radial.rc[1] * 1.2, radial.rc[2] * 1.2, radial.rc[3] * 1.2),
+                                     "rt": (radial.rt[0] * 1.2, *radial.rt[1:])})
+    distorted = simulate(energies_gev=[8.0, 65.0], events_per_energy=1500, seed=3, radial=wide)
+    return first, second, distorted
+
+
+def test_report_of_two_reference_samples_renders_and_passes(tmp_path, reference_pair):
+    first, second, _ = reference_pair
+    out = report(generated=second, reference=first, out=tmp_path / "report.html")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    auc = metrics["summary"]["auc_high_level"]
+    assert abs(auc - 0.5) < 0.05
+    browser = _browser()
+    try:
+        browser.get(out.as_uri())
+        widths = browser.execute_script("return Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
+        assert len(widths) >= 5 and all(w > 0 for w in widths), widths  # no broken images
+        table = browser.find_element("id", "key-numbers").text
+        assert "classifier AUC, high level" in table and f"{auc:.4g}" in table
+        assert "fail" not in browser.find_element("id", "response").text
+        assert browser.title.startswith("hepgan report")
+    finally:
+        browser.quit()
+
+
+def test_report_flags_a_distorted_sample(tmp_path, reference_pair):
+    first, _, distorted = reference_pair
+    report(generated=distorted, reference=first, out=tmp_path / "report.html", classifier=True)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["summary"]["auc_high_level"] > 0.65
+    html = (tmp_path / "report.html").read_text()
+    assert '<tr class="fail"><td>classifier AUC, high level' in html
+    widths = [o for o in metrics["observables"] if o.startswith("width_")]
+    assert np.mean([metrics["observables"][o]["separation_power"] for o in widths]) > 0.05
+
+
+def test_report_of_a_training_run_marks_the_left_out_energy(tmp_path, shower_file):
+    from hepgan.train import Trainer, load_train_config
+    from tests.helpers import shower_config
+
+    config = load_train_config(shower_config(
+        tmp_path / "run", shower_file, data={"exclude_energies_gev": [8.0]},
+        eval={"every": 2, "metrics": ["response"], "select": "response_error", "n_generated": 100},
+        schedule={"steps": 4}))
+    Trainer(config).fit()
+    out = report(tmp_path / "run", classifier=False)
+    assert out == tmp_path / "run/report.html"
+    html = out.read_text()
+    assert "left out of training" in html and "selected by response_error" in html
+    metrics = json.loads((tmp_path / "run/metrics.json").read_text())
+    assert metrics["run"]["family"] == "cwgan_gp" and metrics["run"]["best"]["metric"] == "response_error"
+    energies = [round(r["energy_mev"] / 1000) for r in metrics["response"]]
+    assert 8 in energies  # the held-out comparison includes the energy left out of training
+    assert '<tr class="left-out">' in html
+
+
+def test_report_cli_writes_html_for_two_files(tmp_path, reference_pair):
+    import subprocess
+    import sys
+
+    from hepgan.data.hdf5 import write_showers
+
+    first, second, _ = reference_pair
+    write_showers(tmp_path / "a.h5", first.subset(slice(0, 600)))
+    write_showers(tmp_path / "b.h5", second.subset(slice(0, 600)))
+    result = subprocess.run([sys.executable, "-m", "hepgan", "report", "--generated", str(tmp_path / "b.h5"),
+                             "--reference", str(tmp_path / "a.h5"), "--no-classifier", "--out", str(tmp_path / "r.html")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "r.html").exists() and (tmp_path / "metrics.json").exists()
