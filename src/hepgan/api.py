@@ -126,6 +126,7 @@ def evaluate(
     seed: int = 0,
     out: str | Path | None = None,
     progress=None,
+    high_level_model: str = "hgb",
 ) -> dict:
     """Physics metrics of generated showers against reference ones (files or ShowerData).
 
@@ -146,7 +147,7 @@ def evaluate(
 
         raise DataError(out, f"cannot write: directory {str(Path(out).parent)!r} does not exist")
     result = evaluate_showers(load(generated), load(reference), geometry=geometry, classifier=classifier,
-                              per_energy=per_energy, seed=seed, progress=progress)
+                              per_energy=per_energy, seed=seed, progress=progress, high_level_model=high_level_model)
     if out is not None:
         with atomic_output(out) as tmp:
             Path(tmp).write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")

@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("reference", help="reference shower file (e.g. held-out simulation)")
     ev.add_argument("--geometry", help="geometry name, when the files do not say")
     ev.add_argument("--no-classifier", action="store_true", help="skip the classifier AUCs (the slowest part)")
+    ev.add_argument("--high-level-model", choices=["hgb", "mlp"], default="hgb",
+                    help="high-level classifier: gradient-boosted trees (default) or a DNN")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", default="metrics.json", help="where to write the full results (default metrics.json)")
 
@@ -174,7 +176,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from hepgan.metrics.physics.evaluate import format_summary
 
     result = api.evaluate(args.generated, args.reference, geometry=args.geometry, classifier=not args.no_classifier,
-                          seed=args.seed, out=args.out,
+                          seed=args.seed, out=args.out, high_level_model=args.high_level_model,
                           progress=lambda stage: print(f"evaluate: {stage} ...", file=sys.stderr, flush=True))
     print(format_summary(result))
     print(f"wrote {args.out}")

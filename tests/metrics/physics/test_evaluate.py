@@ -134,3 +134,8 @@ def test_cli_bad_files_give_one_line_errors(shower_files, tmp_path):
         assert len(errors) == 1, result.stderr
         assert errors[0].startswith("hepgan evaluate: error:") and expected in errors[0], result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_the_high_level_classifier_can_be_a_dnn(reference_a, widened):
+    result = evaluate_showers(widened, reference_a, seed=0, threads=1, per_energy=False, high_level_model="mlp")
+    assert result["summary"]["auc_high_level"] > 0.65  # the DNN also catches the 20% wider showers
