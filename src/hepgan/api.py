@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from hepgan.data.files import read_yaml_mapping
 from hepgan.data.showers import ShowerData
 from hepgan.data.summary import ShowerSummary
 from hepgan.errors import ConfigError
@@ -19,16 +19,7 @@ from hepgan.sim.simulate import iter_simulation
 
 def load_sim_config(path: str | Path | None = None, **overrides) -> SimConfig:
     """A SimConfig from an optional YAML file, with keyword overrides on top; errors name the field."""
-    values: dict = {}
-    if path is not None:
-        try:
-            values = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{path}: a simulator config must be a mapping of field: value")
+    values: dict = read_yaml_mapping(path, "simulator config") if path is not None else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return SimConfig(**values)

@@ -85,3 +85,20 @@ def attrs_to_json(attrs: dict, source: object) -> str:
         return json.dumps(attrs, default=json_default)
     except (TypeError, ValueError) as error:
         raise DataError(source, f"attrs cannot be stored as JSON: {one_line(error)}") from None
+
+
+def read_yaml_mapping(path: str | os.PathLike, what: str) -> dict:
+    """A YAML file's top-level mapping; unreadable files, bad YAML and non-mappings are ConfigErrors."""
+    import yaml
+
+    from hepgan.errors import ConfigError
+
+    try:
+        values = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a {what} must be a mapping of key: value")
+    return values

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from hepgan.data.files import one_line, temp_path_for
+from hepgan.data.files import atomic_output, one_line
 from hepgan.errors import DataError
 
 FORMAT = "hepgan-checkpoint-1"
@@ -24,14 +24,8 @@ STEP_FILE = re.compile(r"^step-(\d{9})\.pt$")
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     """Write ``state`` to ``path`` atomically."""
-    path = Path(path)
-    tmp = temp_path_for(path)
-    try:
+    with atomic_output(path) as tmp:
         torch.save({"format": FORMAT, **state}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -50,16 +44,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 def _link(src: Path, dst: Path) -> None:
     """Make ``dst`` the same file as ``src`` (hard link, or copy), replacing it atomically."""
-    tmp = temp_path_for(dst)
-    try:
+    with atomic_output(dst) as tmp:
         try:
             os.link(src, tmp)
         except OSError:
             shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class CheckpointDir:

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hepgan.data.files import read_yaml_mapping
 from hepgan.errors import ConfigError
 from hepgan.models.config import ModelConfig
 from hepgan.sim.config import SimConfig
@@ -172,14 +172,7 @@ def load_train_config(source: str | Path | dict, **overrides) -> TrainConfig:
         values, name = json.loads(json.dumps(source)), "train config"
     else:
         name = str(source)
-        try:
-            values = yaml.safe_load(Path(source).read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{source}: not valid YAML ({' '.join(str(exc).split())})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{source}: a training config must be a mapping of section: settings")
+        values = read_yaml_mapping(source, "training config")
     for dotted, value in overrides.items():
         node = values
         *parents, leaf = dotted.split(".")
