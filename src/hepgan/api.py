@@ -146,10 +146,11 @@ def evaluate(
 
 
 def report(run_dir: str | Path | None = None, *, generated=None, reference=None, out: str | Path | None = None,
-           geometry: str | None = None, classifier: bool = True, seed: int = 0) -> Path:
+           geometry: str | None = None, classifier: bool = True, seed: int = 0,
+           thresholds: dict[str, float] | None = None) -> Path:
     """Write the HTML report (and metrics.json beside it) for a run directory, or for generated vs
     reference shower files; returns the HTML path."""
     from hepgan.report import report as write_report
 
     return write_report(run_dir, generated=generated, reference=reference, out=out, geometry=geometry,
-                        classifier=classifier, seed=seed)
+                        classifier=classifier, seed=seed, thresholds=thresholds)

@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--geometry", help="geometry name, when the files do not say")
     rep.add_argument("--no-classifier", action="store_true", help="skip the classifier AUCs")
     rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a pass/fail threshold, e.g. --threshold auc_high_level=0.7 "
+                          "(names: see hepgan.report.DEFAULT_THRESHOLDS)")
     rep.add_argument("--out", help="HTML file (default: RUN_DIR/report.html or ./report.html)")
     return parser
 
@@ -102,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             if (args.run_dir is None) == (args.generated is None or args.reference is None):
                 raise ConfigError("give a run directory, or --generated and --reference files")
             path = api.report(args.run_dir, generated=args.generated, reference=args.reference, out=args.out,
-                              geometry=args.geometry, classifier=not args.no_classifier, seed=args.seed)
+                              geometry=args.geometry, classifier=not args.no_classifier, seed=args.seed,
+                              thresholds=_thresholds(args.threshold))
             print(f"report: {path}\nmetrics: {path.with_name('metrics.json')}")
             return 0
         if args.verb == "geometries":
@@ -170,6 +174,21 @@ def _train(args: argparse.Namespace) -> int:
     if result.last_logs:
         print("last losses: " + ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items()))
     return 0
+
+
+def _thresholds(items: list[str]) -> dict[str, float]:
+    from hepgan.report import DEFAULT_THRESHOLDS
+
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in DEFAULT_THRESHOLDS:
+            raise ConfigError(f"--threshold expects NAME=VALUE with NAME one of {', '.join(DEFAULT_THRESHOLDS)}; got {item!r}")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise ConfigError(f"--threshold {name}: {value!r} is not a number") from None
+    return out
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -97,7 +97,12 @@ def test_report_cli_writes_html_for_two_files(tmp_path, reference_pair):
     write_showers(tmp_path / "a.h5", first.subset(slice(0, 600)))
     write_showers(tmp_path / "b.h5", second.subset(slice(0, 600)))
     result = subprocess.run([sys.executable, "-m", "hepgan", "report", "--generated", str(tmp_path / "b.h5"),
-                             "--reference", str(tmp_path / "a.h5"), "--no-classifier", "--out", str(tmp_path / "r.html")],
+                             "--reference", str(tmp_path / "a.h5"), "--no-classifier", "--out", str(tmp_path / "r.html"),
+                             "--threshold", "width_ratio=0.2"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "r.html").exists() and (tmp_path / "metrics.json").exists()
+    assert "<td class=\"num\">0.2</td>" in (tmp_path / "r.html").read_text()
+    bad = subprocess.run([sys.executable, "-m", "hepgan", "report", "--generated", str(tmp_path / "b.h5"),
+                          "--reference", str(tmp_path / "a.h5"), "--threshold", "auc=0.7"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--threshold expects NAME=VALUE" in bad.stderr
