@@ -22,15 +22,6 @@ TARGET_S = 60.0
 ENERGIES_GEV = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 65.0, 131.0, 262.0]
 
 
-def widened_radial(factor: float):
-    r = SimConfig().radial
-    return r.model_copy(update={
-        "rc": tuple(v * factor for v in r.rc),
-        "rt": (r.rt[0] * factor, r.rt[1] * factor, *r.rt[2:]),
-        "rc_sam": tuple(v * factor for v in r.rc_sam),
-        "rt_sam": tuple(v * factor for v in r.rt_sam),
-    })
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,7 +36,7 @@ def main() -> None:
     per_energy = max(1, args.showers // len(ENERGIES_GEV))
     start = time.perf_counter()
     reference = simulate(energies_gev=ENERGIES_GEV, events_per_energy=per_energy, seed=1)
-    extra = {"radial": widened_radial(1.2)} if args.widened else {}
+    extra = {"radial": SimConfig().radial.scaled(1.2)} if args.widened else {}
     generated = simulate(energies_gev=ENERGIES_GEV, events_per_energy=per_energy, seed=2, **extra)
     print(f"simulated 2 x {len(reference)} atlas266 showers in {time.perf_counter() - start:.1f} s (not counted)")
     print(f"cpu cores visible: {os.cpu_count()}, load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -66,6 +66,16 @@ class RadialParameters(_Strict):
     rt_sam: tuple[float, float] = (-0.14, -0.495)
     wc_sam: tuple[float, float] = (0.348, -0.642)
 
+    def scaled(self, factor: float) -> "RadialParameters":
+        """The same profile with core and tail radii (and their sampling corrections) times ``factor``:
+        a controlled distortion for checking that validation metrics notice wider or narrower showers."""
+        return self.model_copy(update={
+            "rc": tuple(v * factor for v in self.rc),
+            "rt": (self.rt[0] * factor, self.rt[1] * factor, *self.rt[2:]),
+            "rc_sam": tuple(v * factor for v in self.rc_sam),
+            "rt_sam": tuple(v * factor for v in self.rt_sam),
+        })
+
 
 class SpotParameters(_Strict):
     """Energy is deposited as N equal spots, N = n[0] ln(Z) E^n[1] (E in GeV).

@@ -12,16 +12,6 @@ ENERGIES_GEV = [4.0, 16.0, 65.0]
 EVENTS_PER_ENERGY = 3000
 
 
-def widened_radial(factor: float):
-    """Radial parameters whose core and tail radii (with their sampling corrections) are scaled."""
-    r = SimConfig().radial
-    return r.model_copy(update={
-        "rc": tuple(v * factor for v in r.rc),
-        "rt": (r.rt[0] * factor, r.rt[1] * factor, *r.rt[2:]),
-        "rc_sam": tuple(v * factor for v in r.rc_sam),
-        "rt_sam": tuple(v * factor for v in r.rt_sam),
-    })
-
 
 def _simulate(seed: int, **overrides):
     return simulate(energies_gev=ENERGIES_GEV, events_per_energy=EVENTS_PER_ENERGY, seed=seed, **overrides)
@@ -39,7 +29,7 @@ def reference_b():
 
 @pytest.fixture(scope="session")
 def widened():
-    return _simulate(13, radial=widened_radial(1.2))
+    return _simulate(13, radial=SimConfig().radial.scaled(1.2))
 
 
 @pytest.fixture(scope="session")

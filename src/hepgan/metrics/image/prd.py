@@ -153,7 +153,7 @@ def _kmeans_plus_plus(x: np.ndarray, sq: np.ndarray, k: int, rng: np.random.Gene
 def cluster_histograms(eval_data, ref_data, num_clusters: int = 20, seed=0,
                        n_init: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Cluster the union of two embedding sets; the normalised histogram of each over the clusters."""
-    q, p = _embeddings(eval_data, "eval_data"), _embeddings(ref_data, "ref_data")
+    q, p = check_embeddings(eval_data, "eval_data"), check_embeddings(ref_data, "ref_data")
     if q.shape[1] != p.shape[1]:
         raise DataError("ref_data", f"embedding sizes differ: {q.shape[1]} vs {p.shape[1]}")
     labels, _, _ = kmeans(np.concatenate([q, p]), num_clusters, seed=seed, n_init=n_init)
@@ -167,7 +167,7 @@ def prd_from_embeddings(eval_data, ref_data, num_clusters: int = 20, num_angles:
     """PRD of generated embeddings ``eval_data`` (N, D) against reference ``ref_data`` (M, D),
     averaged over ``num_runs`` clusterings seeded (seed, run). Equal set sizes are required unless
     ``enforce_balance=False``: the larger set would otherwise dominate the clustering."""
-    q, p = _embeddings(eval_data, "eval_data"), _embeddings(ref_data, "ref_data")
+    q, p = check_embeddings(eval_data, "eval_data"), check_embeddings(ref_data, "ref_data")
     if enforce_balance and len(q) != len(p):
         raise DataError("eval_data", f"{len(q)} generated vs {len(p)} reference embeddings; PRD needs equal "
                                      "counts (or enforce_balance=False)")
@@ -209,7 +209,7 @@ def _distribution(values, name: str) -> np.ndarray:
     return d / d.sum()
 
 
-def _embeddings(values, name: str) -> np.ndarray:
+def check_embeddings(values, name: str) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:
         raise DataError(name, f"expected a non-empty 2-D array (N, D), got shape {x.shape}")

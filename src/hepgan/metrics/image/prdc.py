@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from hepgan.errors import DataError
+from hepgan.metrics.image.prd import check_embeddings
 
 MAX_BLOCK_ELEMENTS = 10_000_000  # 80 MB of float64 distances per block
 
@@ -39,12 +40,7 @@ class PRDC:
 
 
 def _as_tensor(values, name: str) -> torch.Tensor:
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 2 or len(x) == 0:
-        raise DataError(name, f"expected a non-empty 2-D array (N, D), got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise DataError(name, "contains NaN or infinite values")
-    return torch.from_numpy(np.ascontiguousarray(x))
+    return torch.from_numpy(np.ascontiguousarray(check_embeddings(values, name)))
 
 
 def _row_blocks(n_rows: int, n_cols: int, batch_size: int | None):
