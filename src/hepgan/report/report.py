@@ -112,7 +112,7 @@ def _best(records: list[dict], config) -> dict | None:
 
 def _held_out_showers(config, max_showers: int, seed: int) -> tuple[ShowerData, list[float]]:
     """The run's validation showers plus every shower at an energy left out of training."""
-    from hepgan.train.data import _split_indices, load_shower_source
+    from hepgan.train.data import split_indices, load_shower_source
 
     data = load_shower_source(config.data)
     e_gev = data.incident_energies[:, 0] / 1000.0
@@ -122,7 +122,7 @@ def _held_out_showers(config, max_showers: int, seed: int) -> tuple[ShowerData, 
     kept = data.subset(~left)
     if config.data.max_events is not None:
         kept = kept.subset(slice(0, config.data.max_events))
-    _, val_idx = _split_indices(len(kept), config.data.validation_fraction, config.seed)
+    _, val_idx = split_indices(len(kept), config.data.validation_fraction, config.seed)
     parts = [kept.subset(val_idx)] if len(val_idx) else []
     if left.any():
         parts.append(data.subset(left))

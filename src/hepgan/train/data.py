@@ -66,7 +66,8 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     return _prepare_showers(config)
 
 
-def _split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation rows: a fixed function of (n, fraction, seed), so the report finds the same split."""
     order = np.random.default_rng([seed, 7]).permutation(n)
     n_val = int(round(n * fraction))
     return np.sort(order[n_val:]), np.sort(order[:n_val])
@@ -117,7 +118,7 @@ def _prepare_showers(config: TrainConfig) -> PreparedData:
             if name not in data.conditions:
                 raise ConfigError(f"data.conditions asks for {name!r} but the data has {sorted(data.conditions)}")
             physical[name] = data.conditions[name][:, 0].astype(np.float64)
-    train_idx, val_idx = _split_indices(len(data), cfg.validation_fraction, config.seed)
+    train_idx, val_idx = split_indices(len(data), cfg.validation_fraction, config.seed)
     encoder = ConditionEncoder(names=list(cfg.conditions)).fit({k: v[train_idx] for k, v in physical.items()})
     transform = Pipeline([transform_from_dict(dict(stage)) for stage in config.preprocessing])
     showers = data.showers.astype(np.float64)
@@ -148,7 +149,7 @@ def _prepare_images(config: TrainConfig) -> PreparedData:
     labels = images.labels[:n].astype(np.int64)
     encoder = ConditionEncoder(n_classes=10 if cfg.conditional else 0)
     cond = encoder.encode(labels=labels) if cfg.conditional else np.zeros((n, 0), np.float32)
-    train_idx, val_idx = _split_indices(n, cfg.validation_fraction, config.seed)
+    train_idx, val_idx = split_indices(n, cfg.validation_fraction, config.seed)
 
     def split(idx) -> Split | None:
         if len(idx) == 0:
