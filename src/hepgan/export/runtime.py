@@ -1,0 +1,202 @@
+"""hepgan's NumPy runtime for lwtnn JSON generators: physical conditions in, MeV showers out.
+
+An independent implementation of the forward pass (it never imports torch), so that checking an
+lwtnn export against torch checks the file, not torch against itself; and a dependency-light
+way to run a generator where torch is unwelcome. It does what lwtnn does (input offset/scale,
+dense and normalization layers, activations), then applies the ``hepgan_postprocess`` section:
+the output-only activation, then the preprocessing inverse (``hepgan.data.transforms``, NumPy)
+or the image scaling. See :mod:`hepgan.export.lwtnn` for the file layout.
+
+Layers run in float32 like the torch model (``dtype=np.float64`` for a double-precision pass);
+condition encoding and the inverse run in float64.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepgan.data.conditions import CATEGORICAL, ConditionEncoder
+from hepgan.errors import DataError
+from hepgan.export.info import ExportInfo
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # stable for any x, one transcendental
+
+
+def _swish(x: np.ndarray, alpha) -> np.ndarray:
+    """x * sigmoid(alpha x), in place on a temporary: the hot loop of the flagship generator."""
+    t = x * (0.5 * alpha)
+    np.tanh(t, out=t)
+    t *= 0.5
+    t += 0.5
+    t *= x
+    return t
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x, dtype=x.dtype)
+
+
+_FUNCTIONS = {
+    "linear": lambda x, a: x,
+    "rectified": lambda x, a: np.maximum(x, 0.0, dtype=x.dtype),
+    "sigmoid": lambda x, a: _sigmoid(x),
+    "tanh": lambda x, a: np.tanh(x),
+    "leakyrelu": lambda x, a: np.where(x > 0, x, x * a),
+    "elu": lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0, dtype=x.dtype))),
+    "swish": _swish,
+}
+_OUTPUT_ACTIVATIONS = {
+    "softplus": _softplus,
+    "exp": np.exp,
+    "abs": np.abs,
+    "softsign": lambda x: x / (1.0 + np.abs(x)),
+    "gauss": lambda x: np.exp(-x * x),
+}
+
+
+class LwtnnGenerator:
+    """A generator read from lwtnn JSON: ``run(z, conditions, labels)`` gives physical samples."""
+
+    def __init__(self, spec: dict[str, Any], source: object = "<memory>", dtype=np.float32):
+        self.source = str(source)
+        self.dtype = np.dtype(dtype)
+        if not isinstance(spec, dict):
+            raise self._error("the file is not a JSON object")
+        for key in ("inputs", "layers", "outputs", "hepgan", "hepgan_postprocess"):
+            if key not in spec:
+                raise self._error(f"missing section {key!r} (not an lwtnn file exported by hepgan?)")
+        self.info = ExportInfo.from_dict(spec["hepgan"], source)
+        try:
+            self.offset = np.array([float(i["offset"]) for i in spec["inputs"]])
+            self.scale = np.array([float(i["scale"]) for i in spec["inputs"]])
+        except (KeyError, TypeError, ValueError):
+            raise self._error("'inputs' must be a list of {name, offset, scale}") from None
+        self.layers = [self._layer(i, layer) for i, layer in enumerate(spec["layers"])]
+        width = len(self.offset)
+        for i, (kind, w, b, _, _) in enumerate(self.layers):
+            if kind == "dense" and w is not None:
+                if w.shape[1] != width:
+                    raise self._error(f"layer {i}: weights take {w.shape[1]} inputs but the previous layer gives {width}")
+                width = w.shape[0]
+            elif kind == "normalization" and w.shape[0] != width:
+                raise self._error(f"layer {i}: normalization of {w.shape[0]} values after a layer of {width}")
+        if width != len(spec["outputs"]) or width != self.info.n_outputs:
+            raise self._error(f"the network gives {width} outputs but {self.info.n_outputs} are expected")
+        expected = self.info.latent_dim + (sum(self.info.condition_widths) + self.info.n_classes
+                                            if len(self.offset) > self.info.latent_dim else 0)
+        if len(self.offset) != expected:
+            raise self._error(f"{len(self.offset)} inputs do not match latent_dim {self.info.latent_dim} "
+                              f"plus the conditions {self.info.condition_names}")
+        post = spec["hepgan_postprocess"]
+        activation = post.get("output_activation")
+        if activation is not None and activation not in _OUTPUT_ACTIVATIONS:
+            raise self._error(f"unknown output_activation {activation!r}; valid: {', '.join(_OUTPUT_ACTIVATIONS)}")
+        self.output_activation = _OUTPUT_ACTIVATIONS.get(activation)
+        self.images = bool(post.get("images", False))
+        self.transform = None
+        if post.get("transform") is not None:
+            from hepgan.data.transforms import transform_from_dict
+
+            self.transform = transform_from_dict(post["transform"])
+
+    @classmethod
+    def load(cls, path: str | Path, dtype=np.float32) -> LwtnnGenerator:
+        from hepgan.data.files import require_file
+
+        path = require_file(path)
+        try:
+            spec = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(path, f"not valid JSON (truncated or corrupt?): {exc}") from None
+        return cls(spec, path, dtype)
+
+    def _error(self, problem: str) -> DataError:
+        return DataError(self.source, f"lwtnn file: {problem}")
+
+    def _layer(self, index: int, layer: Any):
+        if not isinstance(layer, dict):
+            raise self._error(f"layer {index} is not an object")
+        arch = layer.get("architecture")
+        try:
+            w = np.asarray(layer.get("weights", []), np.float64)
+            b = np.asarray(layer.get("bias", []), np.float64)
+        except (TypeError, ValueError):
+            raise self._error(f"layer {index}: weights and bias must be lists of numbers") from None
+        if arch == "normalization":
+            if w.shape != b.shape or w.ndim != 1:
+                raise self._error(f"layer {index}: normalization weights and bias must be lists of one length")
+            return "normalization", w.astype(self.dtype), b.astype(self.dtype), None, 0.0
+        if arch != "dense":
+            raise self._error(f"layer {index}: architecture {arch!r} is not supported (dense, normalization)")
+        function, alpha = self._activation(index, layer.get("activation", "linear"))
+        if w.size == 0:
+            return "dense", None, None, function, alpha
+        if b.ndim != 1 or b.size == 0 or w.size % b.size:
+            raise self._error(f"layer {index}: {w.size} weights do not fit {b.size} biases")
+        weights = w.reshape(b.size, -1)
+        return "dense", weights.astype(self.dtype), b.astype(self.dtype), function, alpha
+
+    def _activation(self, index: int, activation: Any):
+        if isinstance(activation, dict):
+            name, alpha = activation.get("function"), float(activation.get("alpha", 1.0))
+        else:
+            name, alpha = activation, 1.0
+        if name not in _FUNCTIONS:
+            raise self._error(f"layer {index}: activation {name!r} is not supported ({', '.join(_FUNCTIONS)})")
+        return _FUNCTIONS[name], self.dtype.type(alpha)
+
+    # -- evaluation --------------------------------------------------------------------------
+    def network_inputs(self, z: np.ndarray, conditions: dict[str, np.ndarray] | None = None,
+                       labels: np.ndarray | None = None) -> np.ndarray:
+        """The raw lwtnn input vector (N, n_inputs): z, ln E, eta, ..., one-hot alignment and labels."""
+        z = np.asarray(z, np.float64)
+        if z.ndim != 2 or z.shape[1] != self.info.latent_dim:
+            raise DataError("<inputs>", f"z must have shape (N, {self.info.latent_dim}), got {z.shape}")
+        columns = [z]
+        if len(self.offset) > self.info.latent_dim:
+            conditions = conditions or {}
+            for name in self.info.condition_names:
+                raw = ConditionEncoder._raw(conditions, name)  # ln E, positivity and presence checked there
+                columns.append(raw if name in CATEGORICAL else raw[:, None])
+            if self.info.n_classes:
+                columns.append(ConditionEncoder(n_classes=self.info.n_classes).encode(labels=labels).astype(np.float64))
+        for name, column in zip(["z", *self.info.condition_names, "label"], columns):
+            if column.shape[0] != z.shape[0]:
+                raise DataError("<inputs>", f"{name} has {column.shape[0]} rows but z has {z.shape[0]}")
+        return np.concatenate(columns, axis=1)
+
+    def forward(self, inputs: np.ndarray) -> np.ndarray:
+        """What lwtnn computes: (x + offset) * scale, then the layers (model space, in ``dtype``)."""
+        x = ((inputs + self.offset) * self.scale).astype(self.dtype)
+        for kind, w, b, function, alpha in self.layers:
+            if kind == "normalization":
+                x = (x + b) * w
+                continue
+            if w is not None:
+                x = x @ w.T
+                x += b
+            x = function(x, alpha)
+        return x
+
+    def run(self, z: np.ndarray, conditions: dict[str, np.ndarray] | None = None,
+            labels: np.ndarray | None = None) -> np.ndarray:
+        """Physical samples: (N, n_cells) MeV showers (float64) or (N, *sample_shape) 0..255 images."""
+        x = self.forward(self.network_inputs(z, conditions, labels))
+        if self.output_activation is not None:
+            x = self.output_activation(x)  # in the network's precision, as torch applies it
+        x = x.astype(np.float64)
+        if self.images:
+            return np.clip((x + 1.0) * 127.5, 0.0, 255.0).reshape(len(x), *self.info.sample_shape)
+        if self.transform is not None:
+            energies = (conditions or {}).get("energy")
+            x = self.transform.inverse(x, None if energies is None else np.asarray(energies, float).reshape(-1, 1))
+        return x
+
+
+__all__ = ["LwtnnGenerator"]

@@ -1,0 +1,76 @@
+"""ONNX export: physical conditions in, MeV (or 0..255 images) out, equal to torch at any batch size."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from hepgan.errors import ConfigError, DataError
+from hepgan.export.module import reference_forward
+from hepgan.export.onnx import OPSET, export_onnx, make_session, read_info, run_session
+from tests.export.conftest import make_generator, make_image_generator
+
+CONV_G = ("CONCAT, DENSE|98|RELU, RESHAPE|2|7|7, UPSAMPLE|2, CONV|4|3|3|1|1|1|1|LINEAR, BNORM, ACT|RELU, "
+          "UPSAMPLE|2, CONV|1|3|3|1|1|1|1|TANH")
+
+
+def _close(actual, expected):
+    assert actual.shape == expected.shape
+    assert np.abs(actual - expected).max() <= 1e-5 * np.abs(expected).max()
+
+
+def test_mlp_shower_generator_runs_in_onnxruntime_like_torch(tmp_path, fixed_inputs):
+    gen = make_generator(preprocessing=({"type": "EnergyNormalize"}, {"type": "LayerFractions", "geometry": "atlas266"}),
+                         generator="CONCAT, DENSE|24|SWISH, BNORM, DENSE|24|LEAKYRELU:0.1, DENSE|270|SOFTPLUS")
+    result = export_onnx(gen, tmp_path / "g.onnx")
+    assert result.verification["relative"] <= 1e-5 and result.verification["batch"] == 7
+    model = onnx.load(str(tmp_path / "g.onnx"))
+    assert model.opset_import[0].version == OPSET
+    shapes = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
+    assert shapes == {"z": ["batch", 8], "energy": ["batch", 1], "impact_eta": ["batch", 1], "alignment": ["batch", 6]}
+    assert [o.name for o in model.graph.output] == ["showers"]
+    meta = json.loads({p.key: p.value for p in model.metadata_props}["hepgan"])
+    assert meta["trained_range"]["energy"] == [2000.0, 32000.0] and meta["extra"]["opset"] == OPSET
+    session = make_session(tmp_path / "g.onnx")
+    info = read_info(tmp_path / "g.onnx")
+    for n in (1, 5):  # dynamic batch, other sizes than the traced and verified ones
+        z, conditions = fixed_inputs(gen, n=n, seed=n)
+        showers = run_session(session, info, z, conditions)
+        assert showers.dtype == np.float32 and showers.shape == (n, 266)
+        _close(showers, reference_forward(gen, z, conditions))
+
+
+def test_conditional_conv_image_generator_outputs_0_255_images(tmp_path):
+    gen = make_image_generator(CONV_G)
+    result = export_onnx(gen, tmp_path / "g.onnx")
+    assert result.info.extra["inputs"] == ["z", "label"] and result.info.extra["output"] == "images"
+    z = np.random.default_rng(1).standard_normal((4, gen.latent_dim)).astype(np.float32)
+    labels = np.array([0, 3, 9, 3])
+    images = run_session(make_session(result.data), result.info, z, labels=labels)
+    assert images.shape == (4, 1, 28, 28) and images.min() >= 0 and images.max() <= 255
+    _close(images, reference_forward(gen, z, labels=labels))
+    assert not np.allclose(images[1], images[2])  # the label matters
+
+
+def test_a_batch_dependent_layer_is_refused_by_name():
+    gen = make_generator("CONCAT, DENSE|16|RELU, MINIBATCHSTD, DENSE|266|SOFTPLUS")
+    with pytest.raises(ConfigError, match=r"generator layer 2 \(MINIBATCHSTD.*depend on the rest of the batch"):
+        export_onnx(gen)
+
+
+def test_bad_onnx_files_give_one_line_errors(tmp_path):
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x08\x07garbage" * 10)
+    with pytest.raises(DataError, match="not a readable ONNX model") as info:
+        read_info(corrupt)
+    assert "\n" not in str(info.value)
+    foreign = tmp_path / "foreign.onnx"
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
+                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    onnx.save(onnx.helper.make_model(graph), str(foreign))
+    with pytest.raises(DataError, match="not exported by hepgan"):
+        read_info(foreign)
+    with pytest.raises(DataError, match="no such file"):
+        read_info(tmp_path / "missing.onnx")
