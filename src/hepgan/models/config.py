@@ -39,6 +39,18 @@ class SummaryCriticConfig(_Strict):
     _layout_parses = field_validator("layout")(classmethod(lambda cls, v: _check_layout(v)))
 
 
+class CaloConfig(_Strict):
+    """Options of the ``calo_wgan`` family's hierarchical shower features (see hepgan.models.calo)."""
+
+    degree: int = Field(3, ge=0, le=6, description="polynomial degree of the condition-dependent standardisation "
+                                                    "(0: one mean and width for all conditions)")
+    eps_layer: float = Field(1e-4, gt=0.0, description="floor inside ln(layer fraction + eps)")
+    eps_cell: float = Field(1e-5, gt=0.0, description="floor inside ln(cell fraction of its layer + eps)")
+    head_init_scale: float = Field(0.1, gt=0.0, description="scale of the generator's initial output weights")
+    gaussian_path: bool = Field(True, description="a linear noise-to-output path initialised to the data's "
+                                                  "feature covariance (the latent grows by the feature count)")
+
+
 class ModelConfig(_Strict):
     family: str = "cwgan_gp"
     generator: str = "calo-g"
@@ -46,6 +58,7 @@ class ModelConfig(_Strict):
     latent_dim: int = Field(64, ge=1)
     gp_weight: float = Field(10.0, ge=0.0)
     summary_critic: SummaryCriticConfig | None = None
+    calo: CaloConfig = CaloConfig()
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="one-sided: real label 1 - value")
     instance_noise: float = Field(0.0, ge=0.0, description="std of Gaussian noise added to critic inputs")
     noise_injection: float = Field(0.0, ge=0.0, description="std of noise added to generator inputs (layers)")

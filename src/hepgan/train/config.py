@@ -77,6 +77,8 @@ class ScheduleConfig(_Strict):
     n_gen: int = Field(1, ge=1, description="generator updates per iteration")
     gen_conditions: Literal["dataset", "chunk", "last"] = "dataset"
     ema_decay: float | None = Field(None, gt=0.0, lt=1.0)
+    time_limit_s: float | None = Field(None, gt=0.0, description="stop (and checkpoint) once training has run this "
+                                                                   "long, even before `steps`")
 
 
 class EvalConfig(_Strict):
@@ -156,7 +158,7 @@ class TrainConfig(_Strict):
         """
         payload = self.model_dump(
             mode="json", exclude={"run_dir": True, "log": True, "checkpoint": True, "eval": True, "nan": True,
-                                  "threads": True, "schedule": {"steps"}}
+                                  "threads": True, "schedule": {"steps", "time_limit_s"}}
         )
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 

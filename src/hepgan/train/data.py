@@ -73,6 +73,12 @@ def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def simulation_cache_path(cfg: ShowerDataConfig) -> Path:
+    """Where the simulated showers of ``cfg.simulate`` are cached: named by the settings' hash."""
+    digest = hashlib.sha256(json.dumps(cfg.simulate.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+    return Path(cfg.cache_dir) / f"sim-{cfg.simulate.geometry}-{digest}.h5"
+
+
 def load_shower_source(cfg: ShowerDataConfig) -> ShowerData:
     """The configured showers, simulating (once, cached by config hash) when asked to."""
     if cfg.path is not None:
@@ -82,8 +88,7 @@ def load_shower_source(cfg: ShowerDataConfig) -> ShowerData:
     from hepgan.api import simulate
     from hepgan.data.hdf5 import read_showers
 
-    digest = hashlib.sha256(json.dumps(cfg.simulate.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
-    cache = Path(cfg.cache_dir) / f"sim-{cfg.simulate.geometry}-{digest}.h5"
+    cache = simulation_cache_path(cfg)
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         simulate(cfg.simulate, out=cache)

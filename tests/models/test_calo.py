@@ -1,0 +1,114 @@
+"""The flagship family: its feature map, the condition-dependent standardisation and the head that
+inverts them, and end-to-end training, checkpointing and generation in physical units."""
+
+import numpy as np
+import pytest
+import torch
+
+from hepgan.data.hdf5 import read_showers
+from hepgan.errors import ConfigError
+from hepgan.models import build_model
+from hepgan.models.calo import ConditionalStandardiser, ShowerFeatures, feature_dim
+from hepgan.models.config import ModelConfig
+from hepgan.train import Trainer, load_train_config
+from hepgan.train.generator import TrainedGenerator
+from tests.helpers import shower_config
+
+CALO_MODEL = {
+    "family": "calo_wgan",
+    "generator": "CONCAT, DENSE|32|SWISH, DENSE|271|LINEAR",
+    "critic": "CONCAT, DENSE|32|LEAKYRELU, DENSE|1|LINEAR",
+    "summary_critic": {"layout": "CONCAT, DENSE|16|LEAKYRELU, DENSE|1|LINEAR", "gp_weight": 1.0},
+    "latent_dim": 8,
+}
+
+
+def _encoded_energy(energies):
+    log_e = np.log(energies)
+    return ((log_e - log_e.mean()) / log_e.std())[:, None]
+
+
+def test_standardiser_recovers_condition_dependent_mean_and_width():
+    rng = np.random.default_rng(0)
+    c = rng.uniform(-2, 2, (40_000, 1))
+    onehot = np.eye(2)[rng.integers(0, 2, 40_000)]
+    cond = np.concatenate([c, onehot], axis=1)
+    mean = 1.0 + 0.5 * c[:, 0] - 0.2 * c[:, 0] ** 2 + 0.7 * onehot[:, 1]
+    std = np.exp(-1.0 + 0.6 * c[:, 0])  # the width changes by a factor 11 over the range
+    y = (mean + std * rng.standard_normal(40_000))[:, None]
+    s = ConditionalStandardiser(cond_dim=3, n_features=1, degree=3)
+    s.fit(y, cond, n_exact=1)
+    m, w = (t.numpy()[:, 0] for t in s(torch.from_numpy(cond.astype(np.float32)), len(y)))
+    assert s.continuous.tolist() == [1.0, 0.0, 0.0]  # the one-hot columns enter linearly
+    assert np.abs(m - mean).max() < 0.05 * std.max()
+    assert np.abs(w / std - 1).max() < 0.1
+    z = (y[:, 0] - m) / w
+    for lo in (-2, 0, 1.5):
+        sel = (c[:, 0] > lo) & (c[:, 0] < lo + 0.5)
+        assert abs(z[sel].std() - 1) < 0.05
+
+
+@pytest.fixture(scope="module")
+def showers(shower_file):
+    data = read_showers(shower_file)
+    return data.showers / data.incident_energies, data.incident_energies[:, 0]
+
+
+def test_features_and_head_are_inverse_on_real_showers(showers):
+    x, energies = showers
+    assert (x == 0).mean() > 0.5  # the simulated showers have many empty cells
+    features = ShowerFeatures("atlas266", cond_dim=1, degree=2, eps_layer=1e-4, eps_cell=1e-5)
+    cond = torch.from_numpy(_encoded_energy(energies).astype(np.float32))
+    features.fit(x, cond.numpy())
+    xt = torch.from_numpy(x.astype(np.float32))
+    z = features(xt, cond)
+    assert z.shape == (len(x), feature_dim("atlas266")) == (len(x), 1 + 4 + 266)
+    back = features.cells(z, cond).numpy()
+    np.testing.assert_allclose(back, x, rtol=1e-3, atol=1e-9)
+    assert ((back == 0) == (x == 0)).all()  # empty cells come back exactly empty
+    for e in np.unique(energies):  # the response is standardised at every energy
+        sel = energies == e
+        assert abs(z[sel, 0].mean()) < 0.2 and 0.8 < z[sel, 0].std() < 1.25
+
+
+def test_head_makes_non_negative_showers_that_add_up():
+    features = ShowerFeatures("atlas266", cond_dim=1, degree=1, eps_layer=1e-4, eps_cell=1e-5)
+    v = torch.randn(64, features.dim) * 3
+    cells = features.cells(v, torch.zeros(64, 1))
+    assert (cells >= 0).all()
+    mean, std = features.standardiser(torch.zeros(64, 1), 64)
+    expected = (mean[:, 0] + std[:, 0] * v[:, 0]).clamp(max=np.log(3.0)).exp()  # responses above 3 are clamped
+    np.testing.assert_allclose(cells.sum(1).numpy(), expected.numpy(), rtol=1e-5)
+    assert torch.isfinite(features.cells(v * 1e3, torch.zeros(64, 1))).all()
+
+
+def test_family_trains_checkpoints_and_generates_physical_showers(tmp_path, shower_file):
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model=CALO_MODEL,
+                                             schedule={"steps": 4, "batch_size": 32, "n_critic": 2, "ema_decay": 0.9}))
+    trainer = Trainer(config)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    result = trainer.fit()
+    assert result.steps == 4
+    moved = [k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])]
+    assert any(k.startswith("generator.body") for k in moved)
+    assert any(k.startswith("critics.summary") for k in moved)
+    gen = TrainedGenerator.from_run(tmp_path / "run")
+    energies = np.array([2000.0, 8000.0, 32000.0] * 20)
+    eta = np.full(60, 0.22)
+    showers = gen.generate({"energy": energies, "impact_eta": eta}, seed=5)
+    again = TrainedGenerator.from_run(tmp_path / "run").generate({"energy": energies, "impact_eta": eta}, seed=5)
+    np.testing.assert_array_equal(showers, again)  # the fitted standardisation travels with the checkpoint
+    assert showers.shape == (60, 266) and (showers >= 0).all()
+    response = showers.sum(1) / energies
+    assert 0.8 < np.median(response) < 1.05  # starts at the conditional mean shower: about 0.97
+
+
+def test_family_needs_a_geometry_and_the_right_output_width():
+    config = ModelConfig(**CALO_MODEL)
+    with pytest.raises(ConfigError, match="known geometry"):
+        build_model(config, (266,), 2, None)
+    with pytest.raises(ConfigError, match="needs samples of 266 cells"):
+        build_model(config, (1, 28, 28), 2, "atlas266")
+    wrong = ModelConfig(**{**CALO_MODEL, "generator": "CONCAT, DENSE|32|SWISH, DENSE|266|LINEAR"})
+    with pytest.raises(ConfigError, match=r"\(271,\) is needed"):
+        build_model(wrong, (266,), 2, "atlas266")
