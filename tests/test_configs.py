@@ -1,18 +1,35 @@
 """Every shipped config loads, and trains two real steps on small data (MNIST configs on a small
-MNIST look-alike, shower configs on a small simulated sample)."""
+MNIST look-alike, shower configs on a small simulated sample); every search file (``space:``)
+and study file (``configs:``) loads with all its parameters, metrics and configs checked."""
 
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hepgan.train import Trainer, load_train_config
+from hepgan.tune import load_search, load_study
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[1]
+ALL_YAML = sorted((ROOT / "configs").glob("*.yaml"))
+_KIND = {path: "search" if "space" in doc else "study" if "configs" in doc else "train"
+         for path in ALL_YAML for doc in [yaml.safe_load(path.read_text()) or {}]}
+CONFIGS = [p for p in ALL_YAML if _KIND[p] == "train"]
+SEARCHES_AND_STUDIES = [p for p in ALL_YAML if _KIND[p] != "train"]
+
+
+@pytest.mark.parametrize("path", SEARCHES_AND_STUDIES, ids=[p.stem for p in SEARCHES_AND_STUDIES])
+def test_search_and_study_files_load(path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # they name their training configs relative to the repository root
+    if _KIND[path] == "search":
+        assert load_search(path).space
+    else:
+        assert load_study(path).jobs
 
 
 def test_there_is_a_config_for_every_family():
     families = {load_train_config(path).model.family for path in CONFIGS}
-    assert families >= {"gan", "dcgan", "cgan", "cgan_mbl", "wgan_gp", "cwgan_gp"}
+    assert families >= {"gan", "dcgan", "cgan", "cgan_mbl", "cgan_proj", "wgan_gp", "cwgan_gp"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])

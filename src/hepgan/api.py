@@ -107,6 +107,27 @@ def train(config: str | Path | dict, *, resume: bool = False, progress: bool | N
     return run_training(load_train_config(config, **overrides), resume=resume)
 
 
+def tune(search: str | Path, *, trials: int | None = None, workers: int = 1, storage: str | None = None,
+         report: bool = False):
+    """Hyperparameter search of a search file on Optuna (see :mod:`hepgan.tune.search`); returns a TuneResult.
+
+    Trials train in ``RUN_DIR/trial-NNNN``; the study lives in ``RUN_DIR/study.db`` or in ``storage``
+    (any database URL: workers on other machines running the same search join the study). With
+    ``report`` only the results table of the study as it stands is written.
+    """
+    from hepgan.tune import tune as run_search
+
+    return run_search(search, trials=trials, workers=workers, storage=storage, report=report)
+
+
+def study(spec: str | Path, *, workers: int = 1, storage: str | None = None, report: bool = False):
+    """Train the configs x seeds of a study file and tabulate mean +- spread of their metrics per
+    config (see :mod:`hepgan.tune.study`); returns a StudyResult."""
+    from hepgan.tune import study as run_study
+
+    return run_study(spec, workers=workers, storage=storage, report=report)
+
+
 def evaluate(
     generated: str | Path | ShowerData,
     reference: str | Path | ShowerData,
@@ -154,3 +175,48 @@ def report(run_dir: str | Path | None = None, *, generated=None, reference=None,
 
     return write_report(run_dir, generated=generated, reference=reference, out=out, geometry=geometry,
                         classifier=classifier, seed=seed, thresholds=thresholds)
+
+
+def export(run_dir: str | Path, *, format: str = "onnx", out: str | Path, opset: int | None = None,
+           which: str = "best"):
+    """Export a run's generator (best checkpoint, else last) to ONNX or lwtnn JSON, verified before writing.
+
+    Returns the export result (``path``, ``size``, ``info``, ``verification``); see docs/export.md.
+    """
+    from hepgan.export.info import model_kind
+    from hepgan.train.generator import TrainedGenerator
+
+    if format not in ("onnx", "lwtnn"):
+        raise ConfigError(f"unknown export format {format!r}; valid: lwtnn, onnx")
+    if model_kind(run_dir) != "run":
+        raise ConfigError(f"{run_dir}: expected a run directory (it holds checkpoints/), got a file")
+    if not Path(out).parent.is_dir():  # fail before the work, not after
+        from hepgan.errors import DataError
+
+        raise DataError(out, f"cannot write: directory {str(Path(out).parent)!r} does not exist")
+    gen = TrainedGenerator.from_run(run_dir, which=which)
+    if format == "lwtnn":
+        if opset is not None:
+            raise ConfigError("--opset applies to --format onnx only")
+        from hepgan.export.lwtnn import export_lwtnn
+
+        return export_lwtnn(gen, out, source=str(run_dir))
+    from hepgan.export.onnx import OPSET, export_onnx
+
+    return export_onnx(gen, out, opset=OPSET if opset is None else opset, source=str(run_dir))
+
+
+def generate(model: str | Path, *, energies_gev, events: int, out: str | Path, eta: float | None = None,
+             backend: str | None = None, seed: int = 0, chunk_size: int = 10_000, strict: bool = False,
+             warn=None):
+    """Stream ``events`` generated showers per energy (GeV) into an HDF5 file in the data's layout.
+
+    ``model`` is a run directory, an exported .onnx file or an lwtnn .json file; ``backend`` is
+    torch, onnx or numpy (default: torch for runs, the file's own otherwise). Conditions outside
+    the trained range are passed to ``warn`` (default: ``warnings.warn``), or refused with
+    ``strict``. Returns a :class:`hepgan.export.generate.GenerateResult`.
+    """
+    from hepgan.export.generate import generate_file
+
+    return generate_file(model, out, energies_gev=energies_gev, events=events, eta=eta, backend=backend, seed=seed,
+                         chunk_size=chunk_size, strict=strict, warn=warn)

@@ -32,6 +32,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hepgan", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
 
+    qs = verbs.add_parser("quickstart", help="the whole loop on the default data: simulate, train the flagship "
+                                             "recipe, evaluate, write the report (about 10 minutes on 2 cores)")
+    qs.add_argument("--run-dir", default="runs/quickstart", help="run directory (default runs/quickstart)")
+    qs.add_argument("--config", help="a training config to run instead of the shipped quickstart recipe")
+    qs.add_argument("--fresh", action="store_true", help="retrain even when the run directory holds a trained model")
+    qs.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config value, e.g. --set schedule.time_limit_s=120")
+    qs.add_argument("--no-progress", action="store_true")
+
     sim = verbs.add_parser("simulate", help="simulate showers with the reference simulator into an HDF5 file")
     sim.add_argument("--config", help="YAML file with simulator settings (command-line options override it)")
     sim.add_argument("--geometry", help="geometry name (default atlas266; see 'hepgan geometries')")
@@ -85,16 +94,50 @@ def _parser() -> argparse.ArgumentParser:
                      help="override a pass/fail threshold, e.g. --threshold auc_high_level=0.7 "
                           "(names: see hepgan.report.DEFAULT_THRESHOLDS)")
     rep.add_argument("--out", help="HTML file (default: RUN_DIR/report.html or ./report.html)")
+
+    tun = verbs.add_parser("tune", help="hyperparameter search over a training config (Optuna; workers anywhere can join)")
+    tun.add_argument("search", help="search file (YAML): base config, space, objective, pruner (see docs/scale-out.md)")
+    tun.add_argument("--trials", type=int, help="the study's trial budget, all workers together (default: the file's)")
+    stu = verbs.add_parser("study", help="train configs x seeds; tables of mean +- spread of every metric per config")
+    stu.add_argument("study", help="study file (YAML): configs, seeds (see docs/scale-out.md)")
+    for sub in (tun, stu):
+        sub.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+        sub.add_argument("--storage", help="database URL every worker can reach, e.g. postgresql://user@host/db "
+                                           "(default: RUN_DIR/study.db, SQLite)")
+        sub.add_argument("--report", action="store_true", help="only write the tables of the study as it stands")
+
+    exp = verbs.add_parser("export", help="export a run's generator (with its preprocessing inverse) to ONNX or lwtnn")
+    exp.add_argument("run_dir", help="training run directory (uses its best checkpoint, else the last)")
+    exp.add_argument("--format", choices=["onnx", "lwtnn"], default="onnx")
+    exp.add_argument("--out", required=True, help="output file (.onnx or .json)")
+    exp.add_argument("--opset", type=int, help="ONNX opset (default 17)")
+    exp.add_argument("--checkpoint", choices=["best", "last"], default="best")
+
+    gen = verbs.add_parser("generate", help="generate showers from a run or an exported model into an HDF5 file")
+    gen.add_argument("model", help="run directory, exported .onnx file or lwtnn .json file")
+    gen.add_argument("--energies", type=_floats, required=True, help="energy points in GeV, e.g. 1,65,262")
+    gen.add_argument("--eta", type=float, help="impact eta of every shower (default: drawn like the simulator)")
+    gen.add_argument("--events", type=int, required=True, help="showers per energy point")
+    gen.add_argument("--out", default="showers.h5", help="output HDF5 file (default showers.h5)")
+    gen.add_argument("--backend", choices=["torch", "onnx", "numpy"],
+                     help="default: torch for a run directory, onnx for .onnx, numpy for lwtnn .json")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--chunk-size", type=int, default=10_000, help="showers generated at a time (bounds memory)")
+    gen.add_argument("--strict", action="store_true", help="refuse conditions outside the trained range (default: warn)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.verb == "quickstart":
+            return _quickstart(args)
         if args.verb == "simulate":
             return _simulate(args)
         if args.verb == "train":
             return _train(args)
+        if args.verb in ("tune", "study"):
+            return _tune_or_study(args)
         if args.verb == "info":
             summary = api.info(args.path, geometry=args.geometry)
             print(json.dumps(summary.rows(), indent=2) if args.json else summary.format())
@@ -109,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
                               thresholds=_thresholds(args.threshold))
             print(f"report: {path}\nmetrics: {path.with_name('metrics.json')}")
             return 0
+        if args.verb == "export":
+            return _export(args)
+        if args.verb == "generate":
+            return _generate(args)
         if args.verb == "geometries":
             described = api.geometries()
             if args.json:
@@ -156,23 +203,59 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
+def _overrides(items: list[str]) -> dict:
     import yaml
 
     overrides = {}
-    for item in args.set:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def _quickstart(args: argparse.Namespace) -> int:
+    from hepgan.quickstart import headline, quickstart
+
+    result = quickstart(args.run_dir, config=args.config, fresh=args.fresh, progress=not args.no_progress,
+                        log=lambda line: print(line, flush=True), **_overrides(args.set))
+    print(headline(result))
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    overrides = _overrides(args.set)
     if args.no_progress:
         overrides["log.progress"] = False
     result = api.train(args.config, resume=args.resume, **overrides)
+    from hepgan.train.distributed import is_main_process
+
+    if not is_main_process():  # torchrun: rank 0 speaks for the run
+        return 0
     print(f"trained {result.steps} steps in {result.seconds:.1f} s; run directory: {result.run_dir}")
     if result.best:
         print(f"best checkpoint: step {result.best['step']} ({result.best['metric']} = {result.best['value']:.4g})")
     if result.last_logs:
         print("last losses: " + ", ".join(f"{k} {v:.4g}" for k, v in result.last_logs.items()))
+    return 0
+
+
+def _tune_or_study(args: argparse.Namespace) -> int:
+    if args.verb == "tune":
+        result = api.tune(args.search, trials=args.trials, workers=args.workers, storage=args.storage,
+                          report=args.report)
+    else:
+        result = api.study(args.study, workers=args.workers, storage=args.storage, report=args.report)
+    if args.report:
+        print(result.tables[-3].read_text())
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in result.counts.items()) or "no trials yet"
+    print(f"study {result.study} in {result.storage}: {counts}")
+    best = getattr(result, "best", None)
+    if best:
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in best["params"].items())
+        print(f"best: trial {best['trial']}, {result.objective} = {best['objective']:.4g} ({params})")
+    print("tables: " + ", ".join(str(p) for p in result.tables))
     return 0
 
 
@@ -199,6 +282,30 @@ def _evaluate(args: argparse.Namespace) -> int:
                           progress=lambda stage: print(f"evaluate: {stage} ...", file=sys.stderr, flush=True))
     print(format_summary(result))
     print(f"wrote {args.out}")
+    return 0
+
+
+
+def _export(args: argparse.Namespace) -> int:
+    result = api.export(args.run_dir, format=args.format, out=args.out, opset=args.opset, which=args.checkpoint)
+    check = result.verification
+    opset = f", opset {result.info.extra['opset']}" if args.format == "onnx" else ""
+    print(f"exported {result.info.kind} generator (step {result.info.step}) to {args.out} "
+          f"({args.format}{opset}, {result.size / 1e6:.2f} MB)")
+    print(f"verified on {check['batch']} samples: max |difference| to torch {check['max_abs_diff']:.3g} "
+          f"= {check['relative']:.2g} of the largest output (tolerance {check['tolerance']:g})")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    def warn(message: str) -> None:
+        print(f"hepgan generate: warning: {message}", file=sys.stderr)
+
+    result = api.generate(args.model, energies_gev=args.energies, events=args.events, out=args.out, eta=args.eta,
+                          backend=args.backend, seed=args.seed, chunk_size=args.chunk_size, strict=args.strict,
+                          warn=warn)
+    print(f"wrote {result.n} showers ({len(result.energies_gev)} energies x {args.events}) with the {result.backend} "
+          f"backend to {result.path} in {result.seconds:.1f} s ({result.n / max(result.seconds, 1e-9):.0f} showers/s)")
     return 0
 
 

@@ -3,7 +3,8 @@
 One step is ``n_critic`` critic updates (each on a fresh real batch) followed by ``n_gen``
 generator updates with the critics frozen. Everything random comes from the torch generator
 seeded by the config (its state is checkpointed) and from per-epoch data permutations that
-depend on (seed, epoch) only, so ``resume`` continues bit-exactly on CPU.
+depend on (seed, epoch) only, so ``resume`` continues bit-exactly on CPU. Under ``torchrun`` each
+rank trains on a shard of every batch and only rank 0 writes (:mod:`hepgan.train.distributed`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from hepgan.train.callbacks import Callback, ValidationSamples, validation_metri
 from hepgan.train.checkpoint import CheckpointDir, load_checkpoint
 from hepgan.train.config import TrainConfig
 from hepgan.train.data import PreparedData, prepare_data
+from hepgan.train.distributed import DataParallel
 from hepgan.train.rng import capture_rng, epoch_permutation, restore_rng, seed_everything
 
 
@@ -73,6 +75,10 @@ class Trainer:
         batch = config.schedule.batch_size
         if batch > len(self.data.train):
             raise ConfigError(f"schedule.batch_size {batch} exceeds the {len(self.data.train)} training samples")
+        # torchrun: each rank takes a shard of every global batch (see hepgan.train.distributed)
+        self.dist = DataParallel.from_env()
+        self.local_batch = self.dist.local_batch(batch) if self.dist else batch
+        self.is_main = self.dist is None or self.dist.is_main
 
     # -- set-up -----------------------------------------------------------------------------
     def _optimizer(self, params, lr: float) -> torch.optim.Optimizer:
@@ -89,6 +95,8 @@ class Trainer:
             return
         if self.checkpoints.last.exists():
             raise ConfigError(f"{self.run_dir} already holds a run; resume it (--resume) or choose another run_dir")
+        if not self.is_main:
+            return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config_file.write_text(yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False))
         (self.run_dir / "metrics.jsonl").write_text("")
@@ -156,11 +164,13 @@ class Trainer:
             self._order = epoch_permutation(len(self.data.train), self.config.seed, self.epoch)
         idx = self._order[self.position : self.position + b]
         self.position += b
+        if self.dist is not None:
+            idx = self.dist.shard(idx)
         return self.data.train.x[idx], self.data.train.cond[idx]
 
     def _generator_conditions(self, chunk: list[torch.Tensor]) -> torch.Tensor | None:
         mode = self.config.schedule.gen_conditions
-        n = self.config.schedule.batch_size
+        n = self.local_batch
         if self.data.cond_dim == 0:
             return None
         if mode == "last":
@@ -170,6 +180,13 @@ class Trainer:
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
+        if self.dist is None:
+            return self._train_step()
+        with self.dist.sharded_randomness(self.local_batch):
+            logs = self._train_step()
+        return self.dist.average_logs(logs)
+
+    def _train_step(self) -> dict[str, float]:
         sched = self.config.schedule
         self.model.train()
         logs: dict[str, float] = {}
@@ -181,14 +198,18 @@ class Trainer:
             loss, logs_d = self.model.critic_loss(x, c if self.data.cond_dim else None)
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()
+            if self.dist is not None:
+                self.dist.average_gradients(self.opt_d)
             self.opt_d.step()
         logs.update(logs_d)
         self.model.critics.requires_grad_(False)
         for _ in range(sched.n_gen):
             cond = self._generator_conditions(chunk)
-            loss, logs_g = self.model.generator_loss(cond, sched.batch_size)
+            loss, logs_g = self.model.generator_loss(cond, self.local_batch)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
+            if self.dist is not None:
+                self.dist.average_gradients(self.opt_g)
             self.opt_g.step()
             self._update_ema()
         logs.update(logs_g)
@@ -199,7 +220,8 @@ class Trainer:
     def _update_ema(self) -> None:
         if self.ema is None:
             return
-        decay = self.config.schedule.ema_decay
+        # warm-up: early on the average would be dominated by the untrained initial weights
+        decay = min(self.config.schedule.ema_decay, (1.0 + self.step) / (10.0 + self.step))
         for e, p in zip(self.ema.parameters(), self.model.generator.parameters()):
             e.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
         for e, b in zip(self.ema.buffers(), self.model.generator.buffers()):
@@ -262,17 +284,22 @@ class Trainer:
         if resume:
             self.load_state(load_checkpoint(self.checkpoints.last))
             self._set_lr_scale(self.lr_scale)
-            self._truncate_log()
+            if self.is_main:
+                self._truncate_log()
         for cb in self.callbacks:
             cb.on_train_start(self)
         start = time.perf_counter()
         logs: dict[str, float] = {}
-        log_file = open(self.run_dir / "metrics.jsonl", "a")
-        self._board = self._open_tensorboard()
-        bar = tqdm(total=cfg.schedule.steps, initial=self.step, disable=not cfg.log.progress, unit="step", desc="train")
+        # with torchrun only rank 0 writes the run directory; the other ranks log to nowhere
+        log_file = open(self.run_dir / "metrics.jsonl" if self.is_main else os.devnull, "a")
+        self._board = self._open_tensorboard() if self.is_main else None
+        bar = tqdm(total=cfg.schedule.steps, initial=self.step, disable=not (cfg.log.progress and self.is_main),
+                   unit="step", desc="train")
         try:
             self._take_snapshot()
             while self.step < cfg.schedule.steps:
+                if self._out_of_time(start):
+                    break
                 logs = self.train_step()
                 if not all(math.isfinite(v) for v in logs.values()):
                     self._recover(logs)
@@ -284,24 +311,34 @@ class Trainer:
                     log_file.flush()
                     bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")}, refresh=False)
                     self._board_scalars("train", logs)
-                if cfg.log.samples_every and self.step % cfg.log.samples_every == 0:
+                if cfg.log.samples_every and self.step % cfg.log.samples_every == 0 and self.is_main:
                     self.save_samples()
                 bar.update(1)
                 for cb in self.callbacks:
                     cb.on_step_end(self, self.step, logs)
                 is_best = False
-                if cfg.eval.every and self.step % cfg.eval.every == 0:
+                if cfg.eval.every and self.step % cfg.eval.every == 0 and self.is_main:
                     is_best = self._run_validation(log_file)
-                if self.step % cfg.checkpoint.every == 0 or self.step == cfg.schedule.steps or is_best:
+                final = self.step == cfg.schedule.steps or self._out_of_time(start)
+                if (self.step % cfg.checkpoint.every == 0 or final or is_best) and self.is_main:
                     self._checkpoint(is_best)
         finally:
             bar.close()
             log_file.close()
             if self._board is not None:
                 self._board.close()
+            if self.dist is not None:
+                self.dist.close()
         for cb in self.callbacks:
             cb.on_train_end(self)
         return TrainResult(self.run_dir, self.step, time.perf_counter() - start, logs, self.best)
+
+    def _out_of_time(self, start: float) -> bool:
+        limit = self.config.schedule.time_limit_s
+        if limit is None:
+            return False
+        out = time.perf_counter() - start >= limit
+        return self.dist.any(out) if self.dist is not None else out  # torchrun: every rank stops at the same step
 
     def _run_validation(self, log_file) -> bool:
         metrics = self.validate()
