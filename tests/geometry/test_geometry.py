@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepgan.errors import DataError, GeometryError
+from hepgan.errors import ConfigError, DataError, GeometryError
 from hepgan.geometry import (
     GridLayer,
     PolarLayer,
@@ -81,6 +81,24 @@ def test_atlas266_windows_are_centred_on_the_hit_middle_cell_and_strips_nest_in_
     # transverse edges are measured from the shower axis: the impact lies inside the window
     xe, ye = g.lateral_edges_mm(middle, cond, n)
     assert ((xe[:, 0] < 0) & (xe[:, -1] > 0) & (ye[:, 0] < 0) & (ye[:, -1] > 0)).all()
+
+
+def test_impact_offset_is_the_position_in_the_hit_middle_cell():
+    g = get_geometry("atlas266")
+    rng = np.random.default_rng(4)
+    n = 400
+    cond = {"impact_eta": rng.uniform(0.20, 0.25, n), "impact_phi": rng.uniform(0.0, 0.098, n)}
+    middle = g.layers[g.anchor_layer]
+    me, mp = g.window_edges(middle, cond, n)
+    offset = g.derived_condition("impact_offset", cond, n)
+    assert offset.shape == (n, 2) and (offset >= -0.5).all() and (offset < 0.5).all()
+    # the central middle cell is [me[:, 3], me[:, 4]): the offset is the impact's place in it
+    np.testing.assert_allclose(offset[:, 0], (cond["impact_eta"] - me[:, 3]) / middle.pitch[0] - 0.5, atol=1e-9)
+    np.testing.assert_allclose(offset[:, 1], (cond["impact_phi"] - mp[:, 3]) / middle.pitch[1] - 0.5, atol=1e-9)
+    with pytest.raises(ConfigError, match="no anchor layer"):
+        get_geometry("calochallenge-1-photons").derived_condition("impact_offset", {}, 3)
+    with pytest.raises(ConfigError, match="not a derived condition"):
+        g.derived_condition("impact_eta", cond, n)
 
 
 def test_split_join_round_trip_and_layer_energies():

@@ -202,6 +202,16 @@ def test_sample_sets_and_tensorboard_are_written(tmp_path, shower_file):
     assert any((tmp_path / "run/tensorboard").iterdir())
 
 
+def test_a_time_budget_stops_training_early_with_a_checkpoint(tmp_path, shower_file):
+    config = load_train_config(shower_config(tmp_path / "run", shower_file,
+                                             schedule={"steps": 10_000, "time_limit_s": 1e-6}))
+    result = Trainer(config).fit()
+    assert result.steps == 1  # one step, then the budget is spent
+    assert load_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 1
+    extended = load_train_config(shower_config(tmp_path / "run", shower_file, schedule={"steps": 3}))
+    assert Trainer(extended).fit(resume=True).steps == 3  # the budget is not part of the run's identity
+
+
 def test_the_window_alignment_can_be_a_condition(tmp_path, shower_file):
     config = load_train_config(shower_config(tmp_path / "run", shower_file,
                                              data={"conditions": ["energy", "impact_eta", "alignment"]}))
@@ -209,4 +219,13 @@ def test_the_window_alignment_can_be_a_condition(tmp_path, shower_file):
     assert trainer.data.cond_dim == 2 + 6  # two standardised values + the 2 + 4 alignment two-hot
     alignment = trainer.data.train.cond[:, 2:]
     assert torch.equal(alignment.sum(1), torch.full((len(alignment),), 2.0))
+    trainer.fit()
+
+
+def test_the_impact_offset_in_the_hit_cell_can_be_a_condition(tmp_path, shower_file):
+    config = load_train_config(shower_config(tmp_path / "run", shower_file,
+                                             data={"conditions": ["energy", "impact_offset"]}))
+    trainer = Trainer(config)
+    offset = trainer.data.train.cond[:, 1:]
+    assert offset.shape[1] == 2 and offset.abs().max() <= 0.5  # passed through unscaled
     trainer.fit()

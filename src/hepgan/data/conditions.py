@@ -3,7 +3,7 @@ condition vector a conditional network sees, and back.
 
 Energies enter as standardised ln(E), so the model sees a continuous variable it can
 interpolate in (the seed's choice over one-hot energy classes); positions are standardised;
-categorical codes (the window alignment) pass through as they are; class labels become one-hot
+multi-column codes (the window alignment, the impact offset in the hit cell) pass through as they are; class labels become one-hot
 vectors. The fitted scales travel with the model as a dict.
 """
 
@@ -16,7 +16,8 @@ import numpy as np
 from hepgan.errors import ConfigError, DataError
 
 LOG_SCALED = {"energy"}
-CATEGORICAL = {"alignment"}  # already one-/multi-hot (N, k): passed through unscaled
+# (N, k) conditions passed through unscaled: the one-/multi-hot alignment code, offsets in [-0.5, 0.5)
+PASSED_THROUGH = {"alignment", "impact_offset"}
 
 
 @dataclass
@@ -38,7 +39,7 @@ class ConditionEncoder:
         self.mean, self.std, self.widths = [], [], []
         for name in self.names:
             values = self._raw(conditions, name)
-            categorical = name in CATEGORICAL
+            categorical = name in PASSED_THROUGH
             self.widths.append(values.shape[1] if categorical else 1)
             self.mean.append(0.0 if categorical else float(values.mean()))
             self.std.append(1.0 if categorical else float(max(values.std(), 1e-6)))
@@ -69,7 +70,7 @@ class ConditionEncoder:
         for name, m, s, w in zip(self.names, self.mean, self.std, self.widths or [1] * len(self.names)):
             block = encoded[:, col : col + w].astype(np.float64)
             col += w
-            if name in CATEGORICAL:
+            if name in PASSED_THROUGH:
                 out[name] = block
                 continue
             value = block[:, 0] * s + m
@@ -82,7 +83,7 @@ class ConditionEncoder:
     def _raw(conditions: dict[str, np.ndarray], name: str) -> np.ndarray:
         if name not in conditions:
             raise DataError("<conditions>", f"condition {name!r} is missing; have {sorted(conditions)}")
-        if name in CATEGORICAL:
+        if name in PASSED_THROUGH:
             return np.asarray(conditions[name], np.float64).reshape(len(conditions[name]), -1)
         values = np.asarray(conditions[name], np.float64).reshape(-1)
         if name in LOG_SCALED:

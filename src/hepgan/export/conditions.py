@@ -17,6 +17,7 @@ import numpy as np
 
 from hepgan.errors import ConfigError
 from hepgan.export.info import ExportInfo
+from hepgan.geometry.base import DERIVED_CONDITIONS
 
 
 class ConditionSampler:
@@ -51,5 +52,6 @@ class ConditionSampler:
             else:
                 conditions[name] = self.rngs[name].uniform(lo, hi, size=n)
         if self.geometry is not None and self.geometry.anchor_layer is not None:
-            conditions["alignment"] = self.geometry.alignment(conditions, n)
+            for name in DERIVED_CONDITIONS:
+                conditions[name] = self.geometry.derived_condition(name, conditions, n)
         return conditions

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from hepgan.data.conditions import CATEGORICAL, LOG_SCALED, ConditionEncoder
+from hepgan.data.conditions import PASSED_THROUGH, LOG_SCALED, ConditionEncoder
 from hepgan.errors import ConfigError, DataError, HepganError
 
 FORMAT = "hepgan-export-1"
-UNITS = {"energy": "MeV", "impact_eta": "", "impact_phi": "rad", "alignment": "one-hot"}
+UNITS = {"energy": "MeV", "impact_eta": "", "impact_phi": "rad", "alignment": "one-hot", "impact_offset": "anchor-cell pitch"}
 
 
 @dataclass
@@ -63,7 +63,7 @@ class ExportInfo:
         """Name, width and unit of every condition input, in the order the network sees them."""
         out = []
         for name, width in zip(self.condition_names, self.condition_widths):
-            encoding = "categorical" if name in CATEGORICAL else "log" if name in LOG_SCALED else "linear"
+            encoding = "categorical" if name in PASSED_THROUGH else "log" if name in LOG_SCALED else "linear"
             out.append({"name": name, "width": width, "unit": UNITS.get(name, ""), "encoding": encoding})
         return out
 

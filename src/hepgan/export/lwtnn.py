@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from hepgan.data.conditions import CATEGORICAL, LOG_SCALED
+from hepgan.data.conditions import PASSED_THROUGH, LOG_SCALED
 from hepgan.errors import ConfigError
 from hepgan.export.info import ExportInfo, info_from_generator
 from hepgan.export.module import layout_network, network_layers, reference_forward
@@ -188,7 +188,7 @@ def _inputs(gen, conditions_in: bool) -> list[dict]:
         return inputs
     enc = gen.encoder
     for name, mean, std, width in zip(enc.names, enc.mean, enc.std, enc.widths or [1] * len(enc.names)):
-        if name in CATEGORICAL:
+        if name in PASSED_THROUGH:
             inputs += [{"name": f"{name}_{j}", "offset": 0.0, "scale": 1.0} for j in range(width)]
         else:
             label = f"log_{name}" if name in LOG_SCALED else name

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hepgan.data.conditions import CATEGORICAL, LOG_SCALED
+from hepgan.data.conditions import PASSED_THROUGH, LOG_SCALED
 from hepgan.errors import ConfigError
 from hepgan.export.torch_inverse import torch_inverse
 from hepgan.nn.build import Network
@@ -85,7 +85,7 @@ class PhysicalGenerator(nn.Module):
             x = inputs[i].to(torch.float64)
             if name == "energy":
                 energies = x
-            if name not in CATEGORICAL:
+            if name not in PASSED_THROUGH:
                 x = ((torch.log(x) if name in LOG_SCALED else x) - self.mean[i]) / self.std[i]
             parts.append(x)
         if self.n_classes:

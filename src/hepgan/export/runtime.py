@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hepgan.data.conditions import CATEGORICAL, ConditionEncoder
+from hepgan.data.conditions import PASSED_THROUGH, ConditionEncoder
 from hepgan.errors import DataError
 from hepgan.export.info import ExportInfo
 
@@ -163,7 +163,7 @@ class LwtnnGenerator:
             conditions = conditions or {}
             for name in self.info.condition_names:
                 raw = ConditionEncoder._raw(conditions, name)  # ln E, positivity and presence checked there
-                columns.append(raw if name in CATEGORICAL else raw[:, None])
+                columns.append(raw if name in PASSED_THROUGH else raw[:, None])
             if self.info.n_classes:
                 columns.append(ConditionEncoder(n_classes=self.info.n_classes).encode(labels=labels).astype(np.float64))
         for name, column in zip(["z", *self.info.condition_names, "label"], columns):

@@ -13,9 +13,14 @@ from functools import cached_property
 
 import numpy as np
 
-from hepgan.errors import DataError, GeometryError
+from hepgan.errors import ConfigError, DataError, GeometryError
 from hepgan.geometry.layers import GridLayer, Layer, PolarLayer
 from hepgan.geometry.material import Material
+
+
+# Conditions computed from the impact point by the geometry: the window-alignment code and the
+# impact offset within the hit anchor cell. Neither needs to be stored with the showers.
+DERIVED_CONDITIONS = ("alignment", "impact_offset")
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,28 @@ class Geometry:
                 cls = np.floor(np.mod(centre, ratio * pitch) / pitch + 1e-9).astype(int) % ratio
                 parts.append(np.eye(ratio)[cls])
         return np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
+
+    def impact_offset(self, conditions: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """(N, 2) impact point relative to the centre of the anchor layer's hit cell, in units of
+        that cell's pitch (each in [-0.5, 0.5)); (N, 0) for geometries without an anchor layer.
+
+        Windows are centred on the hit cell, so where the shower sits in the window is set by this
+        offset (a saw-tooth function of impact eta and phi), not by eta itself.
+        """
+        if self.anchor_layer is None:
+            return np.zeros((n, 0))
+        impact = self.impact_coordinates(conditions, n)
+        centres = self.window_anchor(*impact)
+        pitch = self.layers[self.anchor_layer].pitch
+        return np.stack([(impact[axis] - centres[axis]) / pitch[axis] for axis in range(2)], axis=1)
+
+    def derived_condition(self, name: str, conditions: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """A condition computed from the impact point (see ``DERIVED_CONDITIONS``)."""
+        if name not in DERIVED_CONDITIONS:
+            raise ConfigError(f"{name!r} is not a derived condition; derived: {', '.join(DERIVED_CONDITIONS)}")
+        if self.anchor_layer is None:
+            raise ConfigError(f"condition {name!r}: geometry {self.name!r} has no anchor layer (no windows to align)")
+        return self.alignment(conditions, n) if name == "alignment" else self.impact_offset(conditions, n)
 
     def path_scale(self, conditions: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Depth scale factor per shower: a projective track at eta crosses cosh(eta)/cosh(eta_ref) more."""

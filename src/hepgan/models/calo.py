@@ -155,9 +155,12 @@ class ShowerFeatures(nn.Module):
         raw = (mean + std * v).clamp(min=self._raw_min, max=self._raw_max)
         response = raw[:, :1].exp()
         # (1 + 1e-3) eps: an empty cell's ln(eps) comes back as exactly 0, despite float rounding
-        fractions = _normalised(torch.relu(raw[:, 1 : self.n_summary].exp() - self.eps_layer * (1 + 1e-3)))
-        cells = torch.relu(raw[:, self.n_summary :].exp() - self.eps_cell * (1 + 1e-3))
-        parts = [_normalised(cells[:, a:b]) * fractions[:, l : l + 1] for l, (a, b) in enumerate(self.slices)]
+        layers = raw[:, 1 : self.n_summary]
+        fractions = _fractions(torch.relu(layers.exp() - self.eps_layer * (1 + 1e-3)), layers)
+        logits = raw[:, self.n_summary :]
+        cells = torch.relu(logits.exp() - self.eps_cell * (1 + 1e-3))
+        parts = [_fractions(cells[:, a:b], logits[:, a:b]) * fractions[:, l : l + 1]
+                 for l, (a, b) in enumerate(self.slices)]
         return response * torch.cat(parts, dim=1)
 
     def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
@@ -166,39 +169,46 @@ class ShowerFeatures(nn.Module):
         self.standardiser.fit(raw, cond, n_exact=self.n_summary)
 
 
-def _normalised(q: torch.Tensor) -> torch.Tensor:
-    """Rows scaled to sum 1 (an all-zero row stays zero)."""
-    return q / q.sum(dim=1, keepdim=True).clamp_min(1e-12)
+def _fractions(q: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Rows of q scaled to sum 1; a row with nothing left above its floor shares by softmax instead,
+    so that no energy the level above assigned to it is lost."""
+    total = q.sum(dim=1, keepdim=True)
+    return torch.where(total > 0, q / total.clamp_min(1e-30), torch.softmax(logits, dim=1))
 
 
 class StructuredGenerator(nn.Module):
     """A network body that outputs standardised features, and the head that makes them cells.
 
-    With a Gaussian path, the last ``features.dim`` latent values also reach the output through a
-    learnable linear map initialised to the Cholesky factor of the training features' covariance:
-    the untrained generator is then already the conditional Gaussian model of the data (right
-    response, resolution and layer-energy spreads at every energy), and the body only has to learn
-    what is not Gaussian (empty cells, tails, non-linear correlations).
+    With a Gaussian path, the last ``gaussian_dim`` latent values also reach the first
+    ``gaussian_dim`` outputs (the summaries, or all features) through a learnable linear map
+    initialised to the Cholesky factor of the training features' covariance: the untrained
+    generator then already has the right response, resolution and layer-energy spreads, with their
+    correlations, at every energy, and the body learns what is not Gaussian. (For the cell
+    features a Gaussian in ln(fraction) is a poor start: its upper tail puts far too much energy
+    in outer cells.)
     """
 
-    def __init__(self, body: nn.Module, features: ShowerFeatures, gaussian_path: bool):
+    def __init__(self, body: nn.Module, features: ShowerFeatures, gaussian_dim: int):
         super().__init__()
         self.body = body
         self.features = features
-        self.gaussian = nn.Parameter(torch.zeros(features.dim, features.dim)) if gaussian_path else None
+        self.gaussian_dim = gaussian_dim
+        self.gaussian = nn.Parameter(torch.zeros(gaussian_dim, gaussian_dim)) if gaussian_dim else None
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         v = self.body(z, cond)
         if self.gaussian is not None:
-            v = v + z[:, -self.features.dim :] @ self.gaussian.T
+            k = self.gaussian_dim
+            v = torch.cat([v[:, :k] + z[:, -k:] @ self.gaussian.T, v[:, k:]], dim=1)
         return self.features.cells(v, cond)
 
     def fit_gaussian(self, x: torch.Tensor, cond: torch.Tensor | None) -> None:
         if self.gaussian is None:
             return
         with torch.no_grad():
-            phi = self.features(x, cond).double()
-            cov = torch.cov(phi.T) + 1e-4 * torch.eye(phi.shape[1], dtype=torch.float64)
+            phi = self.features(x, cond)[:, : self.gaussian_dim].double()
+            cov = torch.cov(phi.T).reshape(self.gaussian_dim, self.gaussian_dim)
+            cov = cov + 1e-4 * torch.eye(self.gaussian_dim, dtype=torch.float64)
             self.gaussian.copy_(torch.linalg.cholesky(cov).float())
 
 
@@ -224,10 +234,11 @@ class CaloWGAN(GANModel):
         self.geometry = geometry
         opts = config.calo
         features = ShowerFeatures(geometry, cond_dim, opts.degree, opts.eps_layer, opts.eps_cell)
-        self.latent_dim = config.latent_dim + (features.dim if opts.gaussian_path else 0)
+        gaussian_dim = {"none": 0, "summaries": features.n_summary, "all": features.dim}[opts.gaussian_path]
+        self.latent_dim = config.latent_dim + gaussian_dim
         body = self._build(config.generator, (self.latent_dim,), (features.dim,), "generator")
         self._scale_last_layer(body, opts.head_init_scale)
-        self.generator = StructuredGenerator(body, features, opts.gaussian_path)
+        self.generator = StructuredGenerator(body, features, gaussian_dim)
         self.critics = nn.ModuleDict({"critic": self._build(config.critic, (features.dim,), (1,), "critic")})
         if config.summary_critic is not None:
             self.critics["summary"] = self._build(config.summary_critic.layout, (features.n_summary,), (1,),

@@ -47,8 +47,17 @@ class CaloConfig(_Strict):
     eps_layer: float = Field(1e-4, gt=0.0, description="floor inside ln(layer fraction + eps)")
     eps_cell: float = Field(1e-5, gt=0.0, description="floor inside ln(cell fraction of its layer + eps)")
     head_init_scale: float = Field(0.1, gt=0.0, description="scale of the generator's initial output weights")
-    gaussian_path: bool = Field(True, description="a linear noise-to-output path initialised to the data's "
-                                                  "feature covariance (the latent grows by the feature count)")
+    gaussian_path: Literal["none", "summaries", "all"] = Field(
+        "summaries", description="a linear noise-to-output path for these features, initialised to the data's "
+                                 "covariance (the latent grows by their count)")
+
+
+class ProjectionConfig(_Strict):
+    """Options of the ``cgan_proj`` family (projection discriminator, optional auxiliary classifier)."""
+
+    loss: Literal["hinge", "bce"] = Field("hinge", description="adversarial loss on the critic's logits")
+    aux_weight: float = Field(0.0, ge=0.0, description="weight of the auxiliary classifier's cross-entropy "
+                                                       "(AC-GAN); 0: projection only")
 
 
 class ModelConfig(_Strict):
@@ -59,6 +68,7 @@ class ModelConfig(_Strict):
     gp_weight: float = Field(10.0, ge=0.0)
     summary_critic: SummaryCriticConfig | None = None
     calo: CaloConfig = CaloConfig()
+    projection: ProjectionConfig = ProjectionConfig()
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="one-sided: real label 1 - value")
     instance_noise: float = Field(0.0, ge=0.0, description="std of Gaussian noise added to critic inputs")
     noise_injection: float = Field(0.0, ge=0.0, description="std of noise added to generator inputs (layers)")

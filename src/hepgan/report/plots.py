@@ -58,9 +58,12 @@ def response_resolution(rows: list[dict], left_out_gev: list[float]) -> bytes:
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
     e = np.array([r["energy_gev"] for r in rows])
+    def column(who, key):  # undefined values (too few showers at an energy) are null in the rows
+        return np.array([np.nan if r[who][key] is None else r[who][key] for r in rows], float)
+
     for who, style in (("reference", "o-"), ("generated", "s--")):
-        a.errorbar(e, [r[who]["mean"] for r in rows], yerr=[r[who]["mean_err"] for r in rows], fmt=style, label=who, ms=4)
-        b.errorbar(e, [r[who]["width"] for r in rows], yerr=[r[who]["width_err"] for r in rows], fmt=style, label=who, ms=4)
+        a.errorbar(e, column(who, "mean"), yerr=column(who, "mean_err"), fmt=style, label=who, ms=4)
+        b.errorbar(e, column(who, "width"), yerr=column(who, "width_err"), fmt=style, label=who, ms=4)
     for ax in (a, b):
         ax.set_xscale("log")
         ax.set_xlabel("incident energy [GeV]")
@@ -176,3 +179,53 @@ def embedding_scatter(real: np.ndarray, generated: np.ndarray, title: str) -> by
     ax.set_title(title)
     ax.legend(fontsize=7, markerscale=3)
     return figure_png(fig)
+
+
+def class_histogram(generated_counts, real_counts, title: str) -> bytes:
+    """Bar chart of LeNet-predicted classes, generated vs real (fractions): mode collapse piles up."""
+    plt = _plt()
+    gen = np.asarray(generated_counts, float)
+    real = np.asarray(real_counts, float)
+    x = np.arange(len(gen))
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.bar(x - 0.2, real / max(real.sum(), 1), width=0.4, label="real")
+    ax.bar(x + 0.2, gen / max(gen.sum(), 1), width=0.4, label="generated")
+    ax.set_xticks(x)
+    ax.set_xlabel("LeNet class")
+    ax.set_ylabel("fraction")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return figure_png(fig)
+
+
+def confidence_histogram(real: np.ndarray, generated: np.ndarray, title: str) -> bytes:
+    """Distributions of the classifier's confidence (max softmax probability), real vs generated."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    bins = np.linspace(0.0, 1.0, 41)
+    ax.hist(real, bins=bins, histtype="step", density=True, label="real")
+    ax.hist(generated, bins=bins, histtype="step", density=True, label="generated")
+    ax.set_yscale("log")
+    ax.set_xlabel("max softmax probability")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper left")
+    return figure_png(fig)
+
+
+def sample_evolution(snapshots: list[tuple[int, np.ndarray]], per_row: int = 10) -> bytes:
+    """One row of generated images per saved training step (the trainer's samples/step-*.npz)."""
+    plt = _plt()
+    rows = len(snapshots)
+    fig, axes = plt.subplots(rows, per_row, figsize=(per_row, rows + 0.3), squeeze=False)
+    for r, (step, images) in enumerate(snapshots):
+        for c in range(per_row):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+            if c < len(images):
+                ax.imshow(images[c].reshape(28, 28), cmap="gray", vmin=0, vmax=255)
+        axes[r, 0].set_ylabel(f"{step}", rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle("samples over training (rows: step)")
+    return figure_png(fig, dpi=60)

@@ -31,7 +31,7 @@ class ShowerDataConfig(_Strict):
     path: str | None = None
     simulate: SimConfig | None = None
     geometry: str | None = None
-    conditions: list[Literal["energy", "impact_eta", "impact_phi", "alignment"]] = Field(default_factory=lambda: ["energy"])
+    conditions: list[Literal["energy", "impact_eta", "impact_phi", "alignment", "impact_offset"]] = Field(default_factory=lambda: ["energy"])
     exclude_energies_gev: list[float] = Field(default_factory=list, description="energy points left out of training")
     max_events: int | None = Field(None, ge=1)
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)

@@ -19,6 +19,7 @@ from hepgan.data.conditions import ConditionEncoder
 from hepgan.data.showers import ShowerData
 from hepgan.data.transforms import Pipeline, Transform, transform_from_dict
 from hepgan.errors import ConfigError
+from hepgan.geometry.base import DERIVED_CONDITIONS
 from hepgan.train.config import ImageDataConfig, ShowerDataConfig, TrainConfig
 
 CONDITION_SOURCES = {"energy": None, "impact_eta": "impact_eta", "impact_phi": "impact_phi"}
@@ -112,13 +113,14 @@ def _prepare_showers(config: TrainConfig) -> PreparedData:
         raise ConfigError(f"data: only {len(data)} showers left after exclusions; need at least 2")
     physical = {"energy": data.incident_energies[:, 0].astype(np.float64)}
     for name in cfg.conditions:
-        if name == "alignment":
+        if name in DERIVED_CONDITIONS:
             from hepgan.geometry import get_geometry
 
             g = get_geometry(geometry)
             if g.anchor_layer is None:
-                raise ConfigError(f"data.conditions: geometry {geometry!r} has no window alignment")
-            physical[name] = g.alignment({k: v[:, 0] for k, v in data.conditions.items()}, len(data))
+                raise ConfigError(f"data.conditions: {name!r} needs windows around an anchor cell; "
+                                  f"geometry {geometry!r} has none")
+            physical[name] = g.derived_condition(name, {k: v[:, 0] for k, v in data.conditions.items()}, len(data))
         elif name != "energy":
             if name not in data.conditions:
                 raise ConfigError(f"data.conditions asks for {name!r} but the data has {sorted(data.conditions)}")

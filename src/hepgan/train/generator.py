@@ -10,14 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from hepgan.data.conditions import ConditionEncoder
 from hepgan.data.showers import ShowerData
 from hepgan.data.transforms import Transform, transform_from_dict
 from hepgan.errors import ConfigError
+from hepgan.geometry.base import DERIVED_CONDITIONS
 from hepgan.models import build_model
 from hepgan.train.checkpoint import CheckpointDir, load_checkpoint
-from hepgan.train.config import TrainConfig
+from hepgan.train.config import TrainConfig, validation_message
 
 
 @dataclass
@@ -35,7 +37,11 @@ class TrainedGenerator:
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> "TrainedGenerator":
         state = load_checkpoint(path)
-        config = TrainConfig(**json.loads(state["config"]))
+        try:
+            config = TrainConfig(**json.loads(state["config"]))
+        except ValidationError as exc:
+            raise ConfigError(validation_message(exc, f"{path}: the run's config (written by another hepgan version?)"))
+
         encoder = ConditionEncoder.from_dict(state["encoder"])
         sample_shape = tuple(state["sample_shape"])
         model = build_model(config.model, sample_shape, encoder.dim, state["geometry"])
@@ -57,12 +63,29 @@ class TrainedGenerator:
             raise ConfigError(f"{run_dir}: no usable checkpoint (expected checkpoints/last.pt)")
         return cls.from_checkpoint(path)
 
+    def complete_conditions(self, conditions: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
+        """Add the conditions the geometry derives from the impact point (window alignment, offset in
+        the hit cell) when the model needs them and they are not given, as the training data got them."""
+        needed = [k for k in DERIVED_CONDITIONS if k in self.encoder.names and k not in (conditions or {})]
+        if conditions is None or not needed:
+            return conditions
+        from hepgan.geometry import get_geometry
+
+        n = len(np.asarray(conditions["energy"]).reshape(-1))
+        flat = {k: np.asarray(v, np.float64).reshape(n, -1)[:, 0] for k, v in conditions.items()}
+        missing = [k for k in ("impact_eta", "impact_phi") if k not in flat]
+        if missing:
+            raise ConfigError(f"this model is conditioned on {', '.join(needed)}: give them, or the impact point "
+                              f"({', '.join(missing)} missing)")
+        g = get_geometry(self.geometry)
+        return {**conditions, **{k: g.derived_condition(k, flat, n) for k in needed}}
+
     @torch.no_grad()
     def generate(self, conditions: dict[str, np.ndarray] | None = None, labels: np.ndarray | None = None,
                  n: int | None = None, seed: int = 0, batch_size: int = 10_000) -> np.ndarray:
         """Physical samples: (N, n_cells) MeV showers or (N, 1, 28, 28) images in 0..255."""
         if self.encoder.dim:
-            cond = self.encoder.encode(conditions, labels)
+            cond = self.encoder.encode(self.complete_conditions(conditions), labels)
             n = len(cond)
         elif n is None:
             raise ConfigError("an unconditional generator needs n")
@@ -86,5 +109,6 @@ class TrainedGenerator:
         """Showers in the CaloChallenge layout for the given physical conditions (energy in MeV)."""
         showers = self.generate(conditions, seed=seed).astype(np.float32)
         energies = np.asarray(conditions["energy"], np.float64)[:, None]
-        extra = {k: np.asarray(v, np.float64).reshape(len(energies), -1) for k, v in conditions.items() if k != "energy"}
+        extra = {k: np.asarray(v, np.float64).reshape(len(energies), -1) for k, v in conditions.items()
+                 if k != "energy" and k not in DERIVED_CONDITIONS}
         return ShowerData(showers, energies, extra, self.geometry, {"generator_step": self.step})

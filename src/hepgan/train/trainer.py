@@ -298,15 +298,14 @@ class Trainer:
         try:
             self._take_snapshot()
             while self.step < cfg.schedule.steps:
-                if self._out_of_time(start):
-                    break
                 logs = self.train_step()
                 if not all(math.isfinite(v) for v in logs.values()):
                     self._recover(logs)
                     continue
+                final = self.step == cfg.schedule.steps or self._out_of_time(start)
                 if self.step % cfg.nan.snapshot_every == 0:
                     self._take_snapshot()
-                if self.step % cfg.log.every == 0 or self.step == cfg.schedule.steps:
+                if self.step % cfg.log.every == 0 or final:
                     log_file.write(json.dumps({"step": self.step, "time": round(time.perf_counter() - start, 3), **logs}) + "\n")
                     log_file.flush()
                     bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")}, refresh=False)
@@ -319,9 +318,10 @@ class Trainer:
                 is_best = False
                 if cfg.eval.every and self.step % cfg.eval.every == 0 and self.is_main:
                     is_best = self._run_validation(log_file)
-                final = self.step == cfg.schedule.steps or self._out_of_time(start)
                 if (self.step % cfg.checkpoint.every == 0 or final or is_best) and self.is_main:
                     self._checkpoint(is_best)
+                if final:
+                    break
         finally:
             bar.close()
             log_file.close()

@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hepgan.errors import ConfigError
+from hepgan.geometry.base import DERIVED_CONDITIONS
 from hepgan.train import Callback, TrainConfig
 from hepgan.train.callbacks import list_validation_metrics
 
@@ -165,7 +166,7 @@ def evaluate_run(trainer, keys: list[str], max_events: int, seed: int) -> dict[s
     generator = TrainedGenerator.from_run(Path(trainer.run_dir))
     generated = generator.generate_showers(conditions, seed=seed)
     energies = val.energies_mev[:n]
-    extra = {k: v for k, v in conditions.items() if k not in ("energy", "alignment")}
+    extra = {k: v for k, v in conditions.items() if k != "energy" and k not in DERIVED_CONDITIONS}
     reference = ShowerData(data.to_physical(val.x[:n].numpy(), energies).astype(np.float32), energies, extra,
                            data.geometry, source="validation showers")
     generated.conditions = {k: v for k, v in generated.conditions.items() if k in extra}

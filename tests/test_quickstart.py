@@ -1,0 +1,68 @@
+"""``hepgan quickstart`` end to end on a miniature of the shipped recipe: data simulated once and
+cached, a trained and selected model, showers at every energy including the left-out one, the
+report, and re-runs that reuse what exists."""
+
+import json
+
+import pytest
+import yaml
+
+from hepgan.cli import main
+from hepgan.errors import ConfigError
+from hepgan.quickstart import headline, quickstart, recipe_path
+
+pytestmark = pytest.mark.slow
+
+SMALL = {
+    "data.simulate.events_per_energy": 80,
+    "model.generator": "CONCAT, DENSE|32|SWISH, DENSE|271|LINEAR",
+    "model.critic": "CONCAT, DENSE|32|LEAKYRELU, DENSE|1|LINEAR",
+    "schedule.steps": 4,
+    "schedule.batch_size": 32,
+    "schedule.n_critic": 1,
+    "eval.every": 2,
+    "eval.n_generated": 60,
+    "threads": 1,
+}
+
+
+def test_the_shipped_recipe_is_the_flagship_model_with_a_time_budget():
+    recipe = yaml.safe_load(recipe_path().read_text())
+    assert recipe["model"]["family"] == "calo_wgan"
+    assert 25 in recipe["data"]["exclude_energies_gev"] and 25 in recipe["data"]["simulate"]["energies_gev"]
+    assert recipe["schedule"]["time_limit_s"] <= 480  # leaves room for data, evaluation and report in 10 min
+
+
+def test_quickstart_runs_the_whole_loop_and_reuses_what_exists(tmp_path):
+    lines = []
+    overrides = {**SMALL, "data.cache_dir": str(tmp_path / "cache")}
+    result = quickstart(tmp_path / "run", progress=False, log=lines.append, **overrides)
+    assert any("simulating" in line for line in lines)
+    assert result.trained and result.report.exists()
+    energies = [row["label"] for row in result.metrics["response"]]
+    assert energies == [f"{e} GeV" for e in (1, 2, 4, 8, 16, 25, 32, 65, 131, 262)]  # incl. the left-out 25
+    assert result.metrics["summary"]["auc_high_level"] is not None
+    assert result.metrics["run"]["best"]["metric"] == "mean_separation_power"
+    text = headline(result)
+    assert str(result.report) in text and "classifier AUC" in text and "25 GeV" in text
+
+    lines.clear()
+    again = quickstart(tmp_path / "run", progress=False, log=lines.append, **overrides)
+    assert any("cached" in line for line in lines) and not again.trained
+    assert again.metrics["run"]["step"] == result.metrics["run"]["step"]
+
+    with pytest.raises(ConfigError, match="different config"):
+        quickstart(tmp_path / "run", progress=False, log=lines.append, **{**overrides, "optim.lr_g": 3e-4})
+
+
+def test_quickstart_command_prints_where_the_report_is(tmp_path, capsys):
+    args = ["quickstart", "--run-dir", str(tmp_path / "run"), "--no-progress",
+            "--set", f"data.cache_dir={tmp_path / 'cache'}"]
+    for key, value in SMALL.items():
+        args += ["--set", f"{key}={json.dumps(value)}"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"report:   {tmp_path / 'run' / 'report.html'}" in out
+    assert "sigma/mu gen/ref" in out  # the response / resolution table
+    assert main([*args, "--fresh"]) == 0  # --fresh retrains in place
+    assert "training calo_wgan" in capsys.readouterr().out
