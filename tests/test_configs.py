@@ -40,6 +40,10 @@ def test_config_trains_two_steps(tmp_path, path, mnist_dir, shower_file):
                  "eval.select": None}
     if config.data.kind == "images":
         overrides["data.mnist_dir"] = str(mnist_dir)
+    elif config.data.simulate is not None and config.data.simulate.geometry != "atlas266":
+        size = {"data.simulate.n_events": 64} if config.data.simulate.energy_range_gev else \
+            {"data.simulate.events_per_energy": 16}
+        overrides.update({**size, "data.cache_dir": str(tmp_path / "cache"), "schedule.batch_size": 16})
     else:
         overrides.update({"data.simulate": None, "data.path": str(shower_file), "data.exclude_energies_gev": [],
                           "schedule.batch_size": 16})

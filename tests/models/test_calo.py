@@ -112,3 +112,31 @@ def test_family_needs_a_geometry_and_the_right_output_width():
     wrong = ModelConfig(**{**CALO_MODEL, "generator": "CONCAT, DENSE|32|SWISH, DENSE|266|LINEAR"})
     with pytest.raises(ConfigError, match=r"\(271,\) is needed"):
         build_model(wrong, (266,), 2, "atlas266")
+
+
+def test_generated_cells_below_the_empty_threshold_are_exactly_empty():
+    features = ShowerFeatures("atlas266", cond_dim=1, degree=0, eps_layer=1e-4, eps_cell=1e-5, empty_below=3.0)
+    v = torch.zeros(2, features.dim)
+    # standardiser unfitted: mean 0, width 1, so a cell feature t gives exp(t); 2 eps is empty, 4 eps is not
+    v[:, features.n_summary] = float(np.log(2e-5))
+    v[:, features.n_summary + 1] = float(np.log(4e-5))
+    v[:, features.n_summary + 2 : features.n_summary + 21] = -30.0  # the rest of the presampler: empty
+    cells = features.cells(v, torch.zeros(2, 1))
+    assert (cells[:, 0] == 0).all() and (cells[:, 1] > 0).all()
+
+
+def test_the_recipe_trains_on_the_calochallenge_binning(tmp_path):
+    from hepgan.data.hdf5 import write_showers
+    from hepgan.sim import SimConfig, simulate
+
+    path = tmp_path / "cc1.h5"
+    write_showers(path, simulate(SimConfig(geometry="calochallenge-1-photons", energies_gev=[4.0, 64.0],
+                                           events_per_energy=100, seed=2)))
+    model = {**CALO_MODEL, "generator": f"CONCAT, DENSE|32|SWISH, DENSE|{feature_dim('calochallenge-1-photons')}|LINEAR"}
+    config = load_train_config(shower_config(tmp_path / "run", path, model=model,
+                                             data={"conditions": ["energy"]}, schedule={"steps": 2, "batch_size": 32}))
+    Trainer(config).fit()
+    gen = TrainedGenerator.from_run(tmp_path / "run")
+    showers = gen.generate_showers({"energy": np.full(10, 16000.0)}, seed=1)
+    assert showers.showers.shape == (10, 368) and showers.geometry == "calochallenge-1-photons"
+    assert (showers.showers >= 0).all()

@@ -101,13 +101,14 @@ def _gaussian_log_var_fit(basis: np.ndarray, resid2: np.ndarray, start: np.ndarr
 class ShowerFeatures(nn.Module):
     """The hierarchical features of energy-normalised cells, and their inverse (the generator head)."""
 
-    def __init__(self, geometry: str, cond_dim: int, degree: int, eps_layer: float, eps_cell: float):
+    def __init__(self, geometry: str, cond_dim: int, degree: int, eps_layer: float, eps_cell: float,
+                 empty_below: float = 1.001):
         super().__init__()
         g = get_geometry(geometry)
         self.slices = [(s.start, s.stop) for s in g.layer_slices]
         self.n_layers = len(self.slices)
         self.n_cells = g.n_cells
-        self.eps_layer, self.eps_cell = eps_layer, eps_cell
+        self.eps_layer, self.eps_cell, self.empty_below = eps_layer, eps_cell, empty_below
         layer_of = torch.from_numpy(np.asarray(g.cell_layer, np.int64))
         self.register_buffer("layer_matrix", nn.functional.one_hot(layer_of, self.n_layers).float())
         # Summaries vary by a few percent (ln r at 262 GeV: 0.018). ln(cell fraction) features jump
@@ -158,7 +159,11 @@ class ShowerFeatures(nn.Module):
         layers = raw[:, 1 : self.n_summary]
         fractions = _fractions(torch.relu(layers.exp() - self.eps_layer * (1 + 1e-3)), layers)
         logits = raw[:, self.n_summary :]
-        cells = torch.relu(logits.exp() - self.eps_cell * (1 + 1e-3))
+        # An empty cell's feature is exactly ln(eps); the generator's continuous output scatters
+        # around it. Everything up to empty_below * eps counts as empty, so generated showers are as
+        # sparse as the data instead of full of tiny deposits.
+        e = logits.exp()
+        cells = torch.where(e > self.eps_cell * self.empty_below, e - self.eps_cell, torch.zeros_like(e))
         parts = [_fractions(cells[:, a:b], logits[:, a:b]) * fractions[:, l : l + 1]
                  for l, (a, b) in enumerate(self.slices)]
         return response * torch.cat(parts, dim=1)
@@ -233,7 +238,7 @@ class CaloWGAN(GANModel):
         self.cond_dim = cond_dim
         self.geometry = geometry
         opts = config.calo
-        features = ShowerFeatures(geometry, cond_dim, opts.degree, opts.eps_layer, opts.eps_cell)
+        features = ShowerFeatures(geometry, cond_dim, opts.degree, opts.eps_layer, opts.eps_cell, opts.empty_below)
         gaussian_dim = {"none": 0, "summaries": features.n_summary, "all": features.dim}[opts.gaussian_path]
         self.latent_dim = config.latent_dim + gaussian_dim
         body = self._build(config.generator, (self.latent_dim,), (features.dim,), "generator")

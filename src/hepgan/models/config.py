@@ -46,6 +46,8 @@ class CaloConfig(_Strict):
                                                     "(0: one mean and width for all conditions)")
     eps_layer: float = Field(1e-4, gt=0.0, description="floor inside ln(layer fraction + eps)")
     eps_cell: float = Field(1e-5, gt=0.0, description="floor inside ln(cell fraction of its layer + eps)")
+    empty_below: float = Field(3.0, gt=1.0, description="generated cells below this many eps (in exp of the "
+                                                        "feature) are empty: as sparse as the data")
     head_init_scale: float = Field(0.1, gt=0.0, description="scale of the generator's initial output weights")
     gaussian_path: Literal["none", "summaries", "all"] = Field(
         "summaries", description="a linear noise-to-output path for these features, initialised to the data's "
