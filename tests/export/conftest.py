@@ -93,6 +93,7 @@ def fixed_inputs():
         z = rng.standard_normal((n, gen.latent_dim)).astype(np.float32)
         conditions = {"energy": np.geomspace(2e3, 32e3, n), "impact_eta": rng.uniform(0.2, 0.25, n),
                       "impact_phi": rng.uniform(0.0, 0.098, n)}
-        conditions["alignment"] = get_geometry("atlas266").alignment(conditions, n)
+        for name in ("alignment", "impact_offset"):
+            conditions[name] = get_geometry("atlas266").derived_condition(name, conditions, n)
         return z, conditions
     return make

@@ -41,6 +41,27 @@ def test_mlp_shower_generator_runs_in_onnxruntime_like_torch(tmp_path, fixed_inp
         _close(showers, reference_forward(gen, z, conditions))
 
 
+def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, shower_file, fixed_inputs):
+    from hepgan.train import Trainer, load_train_config
+    from hepgan.train.generator import TrainedGenerator
+    from tests.helpers import shower_config
+    from tests.models.test_calo import CALO_MODEL
+
+    conditions = ["energy", "impact_eta", "alignment", "impact_offset"]
+    Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, model=CALO_MODEL,
+                                            data={"conditions": conditions}, schedule={"steps": 2}))).fit()
+    gen = TrainedGenerator.from_run(tmp_path / "run")
+    result = export_onnx(gen, tmp_path / "g.onnx")
+    assert result.verification["relative"] <= 1e-5
+    shapes = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+              for i in onnx.load(str(tmp_path / "g.onnx")).graph.input}
+    assert shapes["impact_offset"] == ["batch", 2] and shapes["z"] == ["batch", gen.latent_dim]
+    z, cond = fixed_inputs(gen, n=6)
+    showers = run_session(make_session(tmp_path / "g.onnx"), read_info(tmp_path / "g.onnx"), z, cond)
+    _close(showers, reference_forward(gen, z, cond))
+    assert (showers >= 0).all()
+
+
 def test_conditional_conv_image_generator_outputs_0_255_images(tmp_path):
     gen = make_image_generator(CONV_G)
     result = export_onnx(gen, tmp_path / "g.onnx")

@@ -57,18 +57,32 @@ def showers(shower_file):
 def test_features_and_head_are_inverse_on_real_showers(showers):
     x, energies = showers
     assert (x == 0).mean() > 0.5  # the simulated showers have many empty cells
-    features = ShowerFeatures("atlas266", cond_dim=1, degree=2, eps_layer=1e-4, eps_cell=1e-5)
+    features = ShowerFeatures("atlas266", cond_dim=1, degree=2, eps_layer=1e-5, eps_cell=1e-5)
     cond = torch.from_numpy(_encoded_energy(energies).astype(np.float32))
     features.fit(x, cond.numpy())
     xt = torch.from_numpy(x.astype(np.float32))
     z = features(xt, cond)
     assert z.shape == (len(x), feature_dim("atlas266")) == (len(x), 1 + 4 + 266)
     back = features.cells(z, cond).numpy()
-    np.testing.assert_allclose(back, x, rtol=1e-3, atol=1e-9)
     assert ((back == 0) == (x == 0)).all()  # empty cells come back exactly empty
+    np.testing.assert_allclose(back.sum(1), x.sum(1), rtol=1e-5)  # the response exactly
+    layers = features.layer_matrix.numpy()
+    np.testing.assert_allclose(back @ layers, x @ layers, rtol=0.02, atol=2e-5)  # (f + eps) / (1 + k eps)
+    # a cell's share comes back as (g + eps) / (1 + k eps): close for all but the faintest cells
+    big = x > 1e-3 * x.sum(1, keepdims=True)
+    np.testing.assert_allclose(back[big], x[big], rtol=0.02)
     for e in np.unique(energies):  # the response is standardised at every energy
         sel = energies == e
         assert abs(z[sel, 0].mean()) < 0.2 and 0.8 < z[sel, 0].std() < 1.25
+
+
+def test_head_is_smooth_in_its_inputs():
+    """A tiny change of the network's output never moves a layer's energy into one cell."""
+    features = ShowerFeatures("atlas266", cond_dim=1, degree=0, eps_layer=1e-4, eps_cell=1e-5, empty_below=3.0)
+    v = torch.randn(256, features.dim) * 3 - 8  # mostly near-empty cells
+    a = features.cells(v, torch.zeros(256, 1))
+    b = features.cells(v + 1e-4 * torch.randn_like(v), torch.zeros(256, 1))
+    assert (a - b).abs().max() < 1e-2 * a.abs().max()
 
 
 def test_head_makes_non_negative_showers_that_add_up():
@@ -116,13 +130,14 @@ def test_family_needs_a_geometry_and_the_right_output_width():
 
 def test_generated_cells_below_the_empty_threshold_are_exactly_empty():
     features = ShowerFeatures("atlas266", cond_dim=1, degree=0, eps_layer=1e-4, eps_cell=1e-5, empty_below=3.0)
-    v = torch.zeros(2, features.dim)
-    # standardiser unfitted: mean 0, width 1, so a cell feature t gives exp(t); 2 eps is empty, 4 eps is not
+    v = torch.full((2, features.dim), -30.0)
+    # standardiser unfitted: mean 0, width 1, so a cell feature t is ln(share) up to normalisation;
+    # presampler shares: 2 eps (empty), 4 eps (kept), the rest in one cell
     v[:, features.n_summary] = float(np.log(2e-5))
     v[:, features.n_summary + 1] = float(np.log(4e-5))
-    v[:, features.n_summary + 2 : features.n_summary + 21] = -30.0  # the rest of the presampler: empty
+    v[:, features.n_summary + 2] = 0.0
     cells = features.cells(v, torch.zeros(2, 1))
-    assert (cells[:, 0] == 0).all() and (cells[:, 1] > 0).all()
+    assert (cells[:, 0] == 0).all() and (cells[:, 1] > 0).all() and (cells[:, 3:21] == 0).all()
 
 
 def test_the_recipe_trains_on_the_calochallenge_binning(tmp_path):

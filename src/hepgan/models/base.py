@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from hepgan.errors import ConfigError
-from hepgan.nn import build_network, parse_layout, resolve_layout
+from hepgan.nn import VirtualBatchNorm, build_network, parse_layout, resolve_layout
 from hepgan.models.config import ModelConfig
 
 
@@ -36,6 +36,8 @@ class GANModel(nn.Module):
         self.critics = nn.ModuleDict({"critic": self._build(config.critic, self.sample_shape, (1,), "critic")})
         if config.noise_injection > 0:
             self._add_noise_injection(config.noise_injection)
+        self.uses_vbn = any(isinstance(m, VirtualBatchNorm) for m in self.modules())
+        self.reference_size = 64
 
     # -- construction ---------------------------------------------------------------------
     def _build(self, layout: str, input_shape, expected_out, role: str):
@@ -68,6 +70,29 @@ class GANModel(nn.Module):
 
     def fit_data(self, x: torch.Tensor, cond: torch.Tensor) -> None:
         """Learn anything the family needs from the training data before training (default: nothing)."""
+
+    def set_reference_data(self, x: torch.Tensor, cond: torch.Tensor) -> None:
+        """Fix the reference batch of virtual batch norm (Salimans et al. 2016): the first
+        ``reference_size`` training samples for the critics, and a fixed noise batch (with those
+        samples' conditions) for the generator. No-op without VBN layers."""
+        if not self.uses_vbn:
+            return
+        n = min(self.reference_size, len(x))
+        self.register_buffer("vbn_x", x[:n].clone(), persistent=False)
+        self.register_buffer("vbn_cond", cond[:n].clone() if self.cond_dim else None, persistent=False)
+        self.register_buffer("vbn_z", torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(0)),
+                             persistent=False)
+        self.refresh_references()
+
+    def refresh_references(self) -> None:
+        """Recompute every VBN layer's reference statistics with the current weights (the trainer's
+        families call this before each update, as VBN prescribes)."""
+        if not self.uses_vbn or getattr(self, "vbn_x", None) is None:
+            return
+        cond = self.vbn_cond if self.cond_dim else None
+        self.generator.set_reference_batch(self.vbn_z, cond)
+        for critic in self.critics.values():
+            critic.set_reference_batch(self.vbn_x, cond)
 
     # -- sampling ---------------------------------------------------------------------------
     def sample_latent(self, n: int) -> torch.Tensor:
@@ -114,9 +139,16 @@ class _Conditioned(nn.Module):
     def layout(self) -> str:
         return self.net.to_layout()
 
+    def set_reference_batch(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> None:
+        """Fix the VBN reference statistics of the network from the batch ``x`` (see hepgan.nn)."""
+        if self.feeds_cond:
+            self.net.set_reference_batch(torch.cat([x.reshape(x.shape[0], -1), cond], dim=1))
+        else:
+            self.net.set_reference_batch(x, cond)
+
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         if self.feeds_cond:
             out = self.net(torch.cat([x.reshape(x.shape[0], -1), cond], dim=1))
         else:
             out = self.net(x, cond)
-        return out.reshape(out.shape[0], *self.out_shape)
+        return out.reshape(-1, *self.out_shape)  # no batch size as a number: ONNX traces stay dynamic

@@ -65,12 +65,12 @@ class ConditionalStandardiser(nn.Module):
             binary = np.all((cond == 0) | (cond == 1), axis=0)
             self.continuous.copy_(torch.from_numpy((~binary).astype(np.float32)))
         basis = self.basis(None if cond is None else torch.from_numpy(cond.astype(np.float32)), n).double().numpy()
-        coef, *_ = np.linalg.lstsq(basis, features, rcond=None)
+        coef = _ridge(basis, features)
         # The ln-variance as a function of the conditions: a fit to ln(residual^2) follows widths that
         # change by decades with the energy; rescaling it so that the mean of residual^2 / variance
         # is 1 makes it right also for the two-valued features of often-empty cells.
         resid2 = (features - basis @ coef) ** 2
-        log_var, *_ = np.linalg.lstsq(basis, np.log(resid2 + 1e-12), rcond=None)
+        log_var = _ridge(basis, np.log(resid2 + 1e-12))
         log_var[0] += np.log(np.mean(resid2 / np.exp(basis @ log_var), axis=0) + 1e-12)
         if n_exact:
             log_var[:, :n_exact] = _gaussian_log_var_fit(basis, resid2[:, :n_exact], log_var[:, :n_exact])
@@ -83,6 +83,18 @@ class ConditionalStandardiser(nn.Module):
         return b @ self.mean_coef, (0.5 * (b @ self.log_var_coef)).exp().maximum(self.min_std)
 
 
+RIDGE = 1e-4  # per training row: keeps the fits' coefficients small where the conditions barely vary
+
+
+def _ridge(basis: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Least squares with a small ridge (the intercept unpenalised), so that correlated or rare
+    condition columns (one-hot codes, the impact offset beside eta) cannot produce huge
+    coefficients that make the standardisation, and the generator, jump at tiny condition changes."""
+    penalty = RIDGE * len(basis) * np.eye(basis.shape[1])
+    penalty[0, 0] = 0.0
+    return np.linalg.solve(basis.T @ basis + penalty, basis.T @ targets)
+
+
 def _gaussian_log_var_fit(basis: np.ndarray, resid2: np.ndarray, start: np.ndarray, iterations: int = 30) -> np.ndarray:
     """Maximum-likelihood ln-variance coefficients for Gaussian residuals (Newton's method on the
     convex sum of b.theta + r^2 exp(-b.theta)): right for skewed, tailed response distributions,
@@ -92,7 +104,7 @@ def _gaussian_log_var_fit(basis: np.ndarray, resid2: np.ndarray, start: np.ndarr
         w = resid2 * np.exp(-(basis @ theta))  # (N, F)
         for f in range(theta.shape[1]):
             grad = basis.T @ (1.0 - w[:, f])
-            hess = (basis * w[:, f : f + 1]).T @ basis + 1e-9 * np.eye(basis.shape[1])
+            hess = (basis * w[:, f : f + 1]).T @ basis + RIDGE * len(basis) * np.eye(basis.shape[1])
             step = np.linalg.lstsq(hess, grad, rcond=None)[0]
             theta[:, f] -= np.clip(step, -1.0, 1.0)
     return theta
@@ -102,7 +114,7 @@ class ShowerFeatures(nn.Module):
     """The hierarchical features of energy-normalised cells, and their inverse (the generator head)."""
 
     def __init__(self, geometry: str, cond_dim: int, degree: int, eps_layer: float, eps_cell: float,
-                 empty_below: float = 1.001):
+                 empty_below: float = 3.0):
         super().__init__()
         g = get_geometry(geometry)
         self.slices = [(s.start, s.stop) for s in g.layer_slices]
@@ -119,7 +131,7 @@ class ShowerFeatures(nn.Module):
         self.standardiser = ConditionalStandardiser(cond_dim, self.dim, degree, min_std)
         raw_max = torch.zeros(self.dim)
         raw_max[0] = math.log(3.0)
-        raw_max[1:] = math.log1p(max(eps_layer, eps_cell))
+        raw_max[1:] = 5.0  # softmax logits: ln(fraction) <= 0 in the data; a margin keeps gradients alive
         self.register_buffer("_raw_max", raw_max)
         raw_min = torch.full((self.dim,), math.log(min(eps_layer, eps_cell)) - 5.0)
         raw_min[0] = -math.inf
@@ -151,21 +163,13 @@ class ShowerFeatures(nn.Module):
     def cells(self, v: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """Energy-normalised cells from standardised features (the generator's head)."""
         mean, std = self.standardiser(cond, v.shape[0])
-        # ln r, ln(fraction + eps) never exceed ln 3 and ln(1 + eps): the clamp keeps exp finite;
-        # far below ln(eps) a fraction is 0 anyway, and exp there would make slow subnormal floats
+        # the response stays below 3; far below ln(eps) a share is 0 anyway, and exp there would
+        # make slow subnormal floats
         raw = (mean + std * v).clamp(min=self._raw_min, max=self._raw_max)
         response = raw[:, :1].exp()
-        # (1 + 1e-3) eps: an empty cell's ln(eps) comes back as exactly 0, despite float rounding
-        layers = raw[:, 1 : self.n_summary]
-        fractions = _fractions(torch.relu(layers.exp() - self.eps_layer * (1 + 1e-3)), layers)
-        logits = raw[:, self.n_summary :]
-        # An empty cell's feature is exactly ln(eps); the generator's continuous output scatters
-        # around it. Everything up to empty_below * eps counts as empty, so generated showers are as
-        # sparse as the data instead of full of tiny deposits.
-        e = logits.exp()
-        cells = torch.where(e > self.eps_cell * self.empty_below, e - self.eps_cell, torch.zeros_like(e))
-        parts = [_fractions(cells[:, a:b], logits[:, a:b]) * fractions[:, l : l + 1]
-                 for l, (a, b) in enumerate(self.slices)]
+        fractions = _shares(raw[:, 1 : self.n_summary], self.eps_layer * self.empty_below)  # empty layers too
+        parts = [_shares(raw[:, self.n_summary + a : self.n_summary + b], self.eps_cell * self.empty_below)
+                 * fractions[:, l : l + 1] for l, (a, b) in enumerate(self.slices)]
         return response * torch.cat(parts, dim=1)
 
     def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
@@ -174,11 +178,15 @@ class ShowerFeatures(nn.Module):
         self.standardiser.fit(raw, cond, n_exact=self.n_summary)
 
 
-def _fractions(q: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """Rows of q scaled to sum 1; a row with nothing left above its floor shares by softmax instead,
-    so that no energy the level above assigned to it is lost."""
-    total = q.sum(dim=1, keepdim=True)
-    return torch.where(total > 0, q / total.clamp_min(1e-30), torch.softmax(logits, dim=1))
+def _shares(logits: torch.Tensor, empty_below: float) -> torch.Tensor:
+    """Each cell's share of its layer: a softmax (smooth in the network's output, and never all
+    zero), with shares below ``empty_below`` set to exactly 0 and the rest renormalised. An
+    empty cell's feature is ln(eps), so it comes back as a share of about eps: exactly empty, as in
+    the data, instead of a shower full of tiny deposits. The zeroed shares add up to less than
+    (cells in the layer) x empty_below, so the renormalisation is a small, smooth correction."""
+    shares = torch.softmax(logits, dim=1)
+    kept = torch.where(shares > empty_below, shares, torch.zeros_like(shares))
+    return kept / kept.sum(dim=1, keepdim=True)
 
 
 class StructuredGenerator(nn.Module):

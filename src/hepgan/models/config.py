@@ -44,7 +44,7 @@ class CaloConfig(_Strict):
 
     degree: int = Field(3, ge=0, le=6, description="polynomial degree of the condition-dependent standardisation "
                                                     "(0: one mean and width for all conditions)")
-    eps_layer: float = Field(1e-4, gt=0.0, description="floor inside ln(layer fraction + eps)")
+    eps_layer: float = Field(1e-5, gt=0.0, description="floor inside ln(layer fraction + eps)")
     eps_cell: float = Field(1e-5, gt=0.0, description="floor inside ln(cell fraction of its layer + eps)")
     empty_below: float = Field(3.0, gt=1.0, description="generated cells below this many eps (in exp of the "
                                                         "feature) are empty: as sparse as the data")
