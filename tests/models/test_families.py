@@ -86,7 +86,7 @@ def test_summary_critic_gradient_penalty_does_not_flow_through_the_sums(tmp_path
 
 
 def test_every_family_is_registered_and_conditional_ones_need_conditions():
-    assert set(list_families()) >= {"gan", "dcgan", "cgan", "cgan_mbl", "wgan_gp", "cwgan_gp"}
+    assert set(list_families()) >= {"gan", "dcgan", "cgan", "cgan_mbl", "cgan_proj", "wgan_gp", "cwgan_gp"}
     with pytest.raises(ConfigError, match="is conditional"):
         build_model(ModelConfig(family="cgan", generator=MLP_G, critic=MLP_D), (1, 28, 28), cond_dim=0)
     with pytest.raises(ConfigError, match="the layout produces"):
@@ -106,3 +106,21 @@ def test_mbl_assigns_labels_by_mahalanobis_distance(tmp_path, mnist_dir):
     cond = trainer.model.generator_conditions(train.cond, 2000)
     counts = cond.argmax(1).bincount(minlength=10)
     assert counts[0] < counts[1:].min()  # the over-produced class is asked for least
+
+
+def test_virtual_batch_norm_uses_a_fixed_reference_batch_refreshed_each_update(tmp_path, mnist_dir):
+    vbn_g = "DENSE|392|LINEAR, VBN, ACT|RELU, RESHAPE|8|7|7, UPSAMPLE|4, CONV|1|3|3|1|1|1|1|TANH"
+    vbn_d = "CONV|8|3|3|2|2|1|1|LINEAR, VBN, LEAKYRELU|0.2, DENSE|1|SIGMOID"
+    config = load_train_config(image_config(tmp_path / "run", mnist_dir, "dcgan", vbn_g, vbn_d))
+    trainer = Trainer(config)
+    model = trainer.model
+    vbns = [m for m in model.modules() if type(m).__name__ == "VirtualBatchNorm"]
+    assert model.uses_vbn and len(vbns) == 2 and all(m.has_reference for m in vbns)
+    critic_vbn = [m for m in model.critics.modules() if type(m).__name__ == "VirtualBatchNorm"][0]
+    before = critic_vbn.ref_mean.clone()
+    trainer.fit()
+    assert not torch.equal(before, critic_vbn.ref_mean)  # re-computed with the updated weights
+    # an example's critic output does not depend on the rest of its batch
+    x = trainer.data.train.x[:8]
+    critic = model.critics["critic"]
+    assert torch.allclose(critic(x)[:2], critic(x[:2]), atol=1e-6)

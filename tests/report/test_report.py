@@ -106,3 +106,29 @@ def test_report_cli_writes_html_for_two_files(tmp_path, reference_pair):
     bad = subprocess.run([sys.executable, "-m", "hepgan", "report", "--generated", str(tmp_path / "b.h5"),
                           "--reference", str(tmp_path / "a.h5"), "--threshold", "auc=0.7"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--threshold expects NAME=VALUE" in bad.stderr
+
+
+def test_report_of_an_image_run_shows_training_samples_classes_and_the_fid_floor(tmp_path, mnist_dir):
+    from hepgan.data.idx import read_mnist, write_idx
+    from hepgan.train import Trainer, load_train_config
+    from tests.helpers import image_config
+
+    data = tmp_path / "mnist"
+    data.mkdir()
+    train = read_mnist(mnist_dir, "train")
+    for split, (lo, hi) in (("train", (0, 200)), ("t10k", (200, 300))):
+        write_idx(data / f"{split}-images-idx3-ubyte", train.images[lo:hi])
+        write_idx(data / f"{split}-labels-idx1-ubyte", train.labels[lo:hi])
+    run = tmp_path / "run"
+    g = "CONCAT, DENSE|392|RELU, RESHAPE|8|7|7, TCONV|4|4|4|2|2|1|1|RELU, TCONV|1|4|4|2|2|1|1|TANH"
+    d = "CONV|8|4|4|2|2|1|1|LEAKYRELU, RESHAPE|FLAT, DENSE|16|LEAKYRELU"
+    Trainer(load_train_config(image_config(run, data, "cgan_proj", g, d, data={"conditional": True},
+                                           schedule={"steps": 4, "batch_size": 16, "n_critic": 1},
+                                           log={"samples_every": 2}, checkpoint={"every": 4}))).fit()
+    html = report(run).read_text()
+    metrics = json.loads((run / "metrics.json").read_text())["images"]
+    assert "saved samples (log.samples_every)" in html  # the grid of samples over training
+    assert "a collapsed generator piles up in few bins" in html and "confidence, real vs generated" in html
+    assert 'id="per-class-accuracy"' in html and len(metrics["per_class_accuracy"]) == 10
+    assert metrics["fid_real_train"] > 0 and np.isfinite(metrics["inception_score_std"])
+    assert sum(metrics["predicted_class_histogram"]) == 100

@@ -6,10 +6,11 @@ from hepgan.errors import ConfigError, unknown_name_error
 from hepgan.models.adversarial import CGAN, CGANMBL, DCGAN, VanillaGAN
 from hepgan.models.base import GANModel
 from hepgan.models.calo import CaloWGAN
+from hepgan.models.projection import ProjectionCGAN
 from hepgan.models.wgan import WGANGP, ConditionalWGANGP
 
 _FAMILIES: dict[str, type[GANModel]] = {
-    cls.family: cls for cls in (VanillaGAN, DCGAN, CGAN, CGANMBL, WGANGP, ConditionalWGANGP, CaloWGAN)
+    cls.family: cls for cls in (VanillaGAN, DCGAN, CGAN, CGANMBL, WGANGP, ConditionalWGANGP, CaloWGAN, ProjectionCGAN)
 }
 
 

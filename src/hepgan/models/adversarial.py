@@ -18,8 +18,12 @@ class VanillaGAN(GANModel):
 
     family = "gan"
 
+    def fit_data(self, x, cond):
+        self.set_reference_data(x, cond)
+
     def critic_loss(self, real, cond):
         n = real.shape[0]
+        self.refresh_references()
         with torch.no_grad():
             fake = self.generate(self.sample_latent(n), cond)
         critic = self.critics["critic"]
@@ -29,6 +33,7 @@ class VanillaGAN(GANModel):
         return loss, {"loss_d": _value(loss), "d_real": _value(real_prob.mean()), "d_fake": _value(fake_prob.mean())}
 
     def generator_loss(self, cond, n):
+        self.refresh_references()
         fake = self.generate(self.sample_latent(n), cond)
         prob = self.critics["critic"](self.critic_input(fake), self.fake_conditions(fake, cond))
         loss = non_saturating_generator_loss(prob)
@@ -77,6 +82,7 @@ class CGANMBL(CGAN):
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
 
     def fit_data(self, x: torch.Tensor, cond: torch.Tensor) -> None:
+        super().fit_data(x, cond)
         flat = x.reshape(x.shape[0], -1).double()
         labels = cond.argmax(dim=1)
         if len(torch.unique(labels)) < self.cond_dim:

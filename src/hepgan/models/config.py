@@ -53,6 +53,12 @@ class CaloConfig(_Strict):
         "summaries", description="a linear noise-to-output path for these features, initialised to the data's "
                                  "covariance (the latent grows by their count)")
 
+    @field_validator("gaussian_path", mode="before")
+    @classmethod
+    def _from_bool(cls, value):
+        """Runs written while this option was a switch (true: all features) still load."""
+        return {True: "all", False: "none"}.get(value, value) if isinstance(value, bool) else value
+
 
 class ProjectionConfig(_Strict):
     """Options of the ``cgan_proj`` family (projection discriminator, optional auxiliary classifier)."""

@@ -5,7 +5,9 @@ checkpoint, and the best generator against held-out reference showers (the valid
 every shower at an energy left out of training): key numbers with pass/fail against thresholds,
 response and resolution against energy with the left-out energies marked, overlaid histograms of
 the observables with ratio panels per energy, and average showers per layer. For image runs it
-shows sample grids per class and the image metrics (IS, FID, label accuracy, PRD, PCA / t-SNE).
+shows sample grids per class and over training (the trainer's saved samples), the image metrics
+(IS, FID with the real-vs-real floor, label accuracy overall and per class, PRD, PRDC), the class
+histogram, the classifier's confidence distribution, and PCA / t-SNE of LeNet features.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _run_report(run_dir: Path, out: Path, limits: dict, classifier: bool, max_sh
         if png:
             page.figure(png, caption)
     if gen_model.kind == "images":
-        metrics = _image_sections(page, gen_model, records, limits, seed)
+        metrics = _image_sections(page, gen_model, records, limits, seed, run_dir)
     else:
         reference, left_out = _held_out_showers(config, max_showers, seed)
         conditions = {"energy": reference.incident_energies[:, 0]}
@@ -220,7 +222,8 @@ def _shower_sections(page: HtmlReport, gen: ShowerData, ref: ShowerData, geometr
     return metrics
 
 
-def _image_sections(page: HtmlReport, gen_model, records: list[dict], limits: dict, seed: int) -> dict:
+def _image_sections(page: HtmlReport, gen_model, records: list[dict], limits: dict, seed: int,
+                    run_dir: Path | None = None) -> dict:
     from hepgan.data.idx import read_mnist
 
     config = gen_model.config
@@ -229,12 +232,19 @@ def _image_sections(page: HtmlReport, gen_model, records: list[dict], limits: di
     real, real_labels = test.images[:n], test.labels[:n]
     labels = real_labels if gen_model.encoder.n_classes else None
     generated = gen_model.generate(labels=labels, n=n, seed=seed).reshape(n, 28, 28)
-    metrics, figures = image_report_metrics(generated, real, labels=labels, real_labels=real_labels, seed=seed)
+    train = read_mnist(config.data.mnist_dir, "train")
+    metrics, figures = image_report_metrics(generated, real, labels=labels, real_labels=real_labels, seed=seed,
+                                            real_train=train.images[:n])
     rows, classes = [], []
     for name, value, limit, mode in (("inception score", metrics.get("inception_score"), limits["inception_score"], "min"),
+                                     ("inception score std (10 splits)", metrics.get("inception_score_std"), float("nan"), "max"),
                                      ("label accuracy", metrics.get("label_accuracy"), limits["label_accuracy"], "min"),
                                      ("FID", metrics.get("fid"), float("nan"), "max"),
-                                     ("PRD AUC", metrics.get("prd_auc"), float("nan"), "min")):
+                                     ("FID of real training vs test images (same count)", metrics.get("fid_real_train"),
+                                      float("nan"), "max"),
+                                     ("PRD AUC", metrics.get("prd_auc"), float("nan"), "min"),
+                                     ("PRDC recall", metrics.get("prdc_recall"), float("nan"), "min"),
+                                     ("PRDC coverage", metrics.get("prdc_coverage"), float("nan"), "min")):
         verdict = _check(value, limit, mode)
         rows.append([name, value if value is not None else "n/a", limit if math.isfinite(limit) else "", verdict])
         classes.append(verdict if verdict in ("pass", "fail") else "")
@@ -243,22 +253,43 @@ def _image_sections(page: HtmlReport, gen_model, records: list[dict], limits: di
     page.heading("Samples")
     page.figure(plots.image_grid(generated, labels, "generated (rows: conditioning label)" if labels is not None else "generated"),
                 "generated samples")
+    snapshots = _sample_snapshots(run_dir / "samples") if run_dir is not None else []
+    if snapshots:
+        page.figure(plots.sample_evolution(snapshots), "the trainer's saved samples (log.samples_every), first 10 per step")
+    if metrics.get("per_class_accuracy"):
+        page.table(["class", *range(10)], [["accuracy", *metrics["per_class_accuracy"]]], id="per-class-accuracy")
     for png, caption in figures:
         page.figure(png, caption)
     return {"images": metrics}
 
 
+def _sample_snapshots(directory: Path, most: int = 8) -> list[tuple[int, np.ndarray]]:
+    """(step, generated images) of up to ``most`` saved sample sets, evenly spread over training."""
+    files = sorted(directory.glob("step-*.npz")) if directory.is_dir() else []
+    if len(files) > most:
+        files = [files[round(i * (len(files) - 1) / (most - 1))] for i in range(most)]
+    out = []
+    for path in files:
+        with np.load(path) as data:
+            out.append((int(path.stem.split("-")[1]), data["generated"].reshape(-1, 28, 28)))
+    return out
+
+
 def image_report_metrics(generated: np.ndarray, real: np.ndarray, labels: np.ndarray | None,
-                         real_labels: np.ndarray, seed: int = 0) -> tuple[dict, list[tuple[bytes, str]]]:
+                         real_labels: np.ndarray, seed: int = 0,
+                         real_train: np.ndarray | None = None) -> tuple[dict, list[tuple[bytes, str]]]:
     """IS, FID, label accuracy, PRD and PRDC of generated vs real images, with the report's figures
-    (PRD curve, class histogram, PCA and t-SNE of LeNet features)."""
+    (PRD curve, class histogram, classifier confidence, PCA and t-SNE of LeNet features).
+
+    ``real_train`` (optional, real images not in ``real``): adds ``fid_real_train``, the FID of as
+    many real training images against ``real``, the floor a generator's FID is judged against."""
     from hepgan.metrics.image import (
         classify, frechet_distance_from_features, inception_score_from_probs, label_accuracy, prd_from_embeddings,
         prdc_from_embeddings,
     )
 
     probs_gen, feats_gen = classify(generated)
-    _, feats_real = classify(real)
+    probs_real, feats_real = classify(real)
     score = inception_score_from_probs(probs_gen, n_splits=10)
     prd_result = prd_from_embeddings(feats_gen, feats_real, seed=seed)
     prdc_result = prdc_from_embeddings(feats_gen, feats_real)
@@ -272,8 +303,17 @@ def image_report_metrics(generated: np.ndarray, real: np.ndarray, labels: np.nda
     if labels is not None:
         acc = label_accuracy(generated, labels)
         metrics["label_accuracy"] = float(acc.accuracy)
+        metrics["per_class_accuracy"] = [float(a) for a in acc.per_class]
+    if real_train is not None:
+        _, feats_train = classify(real_train[: len(real)])
+        metrics["fid_real_train"] = float(frechet_distance_from_features(feats_train, feats_real))
+    real_counts = np.bincount(probs_real.argmax(1), minlength=10)
     figures = [(plots.curve(prd_result.recall, {"PRD": prd_result.precision}, "recall", "precision",
-                            f"PRD (AUC {prd_result.auc:.3f})"), "precision-recall for distributions on LeNet features")]
+                            f"PRD (AUC {prd_result.auc:.3f})"), "precision-recall for distributions on LeNet features"),
+               (plots.class_histogram(metrics["predicted_class_histogram"], real_counts, "predicted classes"),
+                "LeNet classes of generated vs real images: a collapsed generator piles up in few bins"),
+               (plots.confidence_histogram(probs_real.max(1), probs_gen.max(1), "classifier confidence"),
+                "distribution of the LeNet's confidence, real vs generated")]
     centred = np.concatenate([feats_real, feats_gen])
     centred = centred - centred.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)

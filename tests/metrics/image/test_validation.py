@@ -14,7 +14,7 @@ from hepgan.train.callbacks import list_validation_metrics, validation_metric
 from tests.helpers import image_config
 
 OUTPUTS = {
-    "inception": ("inception_score", "fid", "label_accuracy"),
+    "inception": ("inception_score", "inception_score_std", "fid", "label_accuracy"),
     "image_prd": ("prd_auc", "prd_f8", "prd_f1_8"),
     "image_prdc": ("prdc_precision", "prdc_recall", "prdc_density", "prdc_coverage"),
 }

@@ -2,7 +2,8 @@
 
 Registered names (``eval.metrics`` in a config) and what they return:
 
-- ``inception``: ``inception_score`` (10 splits, higher is better), ``fid`` (generated vs held-out
+- ``inception``: ``inception_score`` (mean over 10 splits, higher is better) and its std over the
+  splits ``inception_score_std``, ``fid`` (generated vs held-out
   reference, lower is better), ``label_accuracy`` (LeNet class vs the label each image was
   generated for; NaN when the samples carry no labels, and only meaningful for conditional models)
 - ``image_prd``: ``prd_auc``, ``prd_f8`` (recall-like), ``prd_f1_8`` (precision-like)
@@ -29,7 +30,7 @@ def _images(samples: ValidationSamples, name: str) -> tuple[np.ndarray, np.ndarr
     return samples.generated, samples.reference
 
 
-@register_validation_metric("inception", ("inception_score", "fid", "label_accuracy"))
+@register_validation_metric("inception", ("inception_score", "inception_score_std", "fid", "label_accuracy"))
 def inception_metric(samples: ValidationSamples) -> dict[str, float]:
     """IS of the generated images, their FID to the reference images and their label accuracy."""
     from hepgan.metrics.image.fid import frechet_distance_from_features
@@ -48,6 +49,7 @@ def inception_metric(samples: ValidationSamples) -> dict[str, float]:
         accuracy = float((probs.argmax(axis=1) == labels).mean())
     return {
         "inception_score": score.mean,
+        "inception_score_std": score.std,
         "fid": frechet_distance_from_features(gen_features, ref_features),
         "label_accuracy": accuracy,
     }
