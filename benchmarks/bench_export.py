@@ -35,6 +35,7 @@ from hepgan.export.generate import NumpyBackend, OnnxBackend, TorchBackend
 from hepgan.export.lwtnn import export_lwtnn
 from hepgan.export.onnx import export_onnx
 from hepgan.geometry import get_geometry
+from hepgan.geometry.base import DERIVED_CONDITIONS
 from hepgan.models import build_model
 from hepgan.sim.simulate import event_conditions, simulate_block
 from hepgan.train import load_train_config
@@ -50,13 +51,15 @@ def untrained_generator(config_path: str) -> TrainedGenerator:
     sim = config.data.simulate
     energies, impact = event_conditions(sim.model_copy(update={"events_per_energy": 200}))
     geometry = get_geometry(sim.geometry)
-    physical = {"energy": energies, **impact, "alignment": geometry.alignment(impact, len(energies))}
+    physical = {"energy": energies, **impact,
+                **{name: geometry.derived_condition(name, impact, len(energies)) for name in DERIVED_CONDITIONS}}
     encoder = ConditionEncoder(names=list(config.data.conditions)).fit(physical)
     transform = Pipeline([transform_from_dict(dict(stage)) for stage in config.preprocessing])
     torch.manual_seed(0)
-    network = build_model(config.model, (geometry.n_cells,), encoder.dim, sim.geometry).generator.eval()
+    model = build_model(config.model, (geometry.n_cells,), encoder.dim, sim.geometry)
+    network = model.generator.eval()
     network.requires_grad_(False)
-    return TrainedGenerator(network, config.model.latent_dim, encoder, transform, (geometry.n_cells,), sim.geometry,
+    return TrainedGenerator(network, model.latent_dim, encoder, transform, (geometry.n_cells,), sim.geometry,
                             "showers", config, 0)
 
 
