@@ -8,14 +8,15 @@ A shower of energy-normalised cells x (E_cell / E_inc) is described hierarchical
 * ln(g_c + eps),  g_c = E_cell / E_layer(c), the shape within each layer;
 
 and every one of these features is standardised by a mean and a width that are *functions of
-the conditions* (a low-order polynomial in the encoded ln E, impact position and alignment code,
-fitted by least squares on the training data). In that space the textbook difficulty of the seed's
-WGAN-GP (a 1-10 % resolution at energies three decades apart) disappears: the response of every
-energy, including one left out of training, is near N(0, 1), and the network learns the
-deviations and correlations. The generator's head inverts the map exactly: exp for the response,
-a softmax over the layers for the layer fractions, a softmax within each layer for the shape, so
-generated showers are positive and add up by construction. The critics see the standardised
-features; a second critic sees only the response and layer features (the seed's summary critic).
+the conditions* (a low-order polynomial in the encoded ln E, impact position, alignment code and
+impact offset, fitted by ridge least squares on the training data). In that space the textbook
+difficulty of the seed's WGAN-GP (a 1-10 % resolution at energies three decades apart)
+disappears: the response of every energy, including one left out of training, is near N(0, 1),
+and the network learns the deviations and correlations. The generator's head inverts the map:
+exp for the response, a softmax over the layers, and within each layer a softmax whose shares
+below a few eps are exactly 0, so generated showers are non-negative, add up by construction and
+are as sparse as the data. The critics see the standardised features; a second critic sees only
+the response and layer features (the seed's summary critic). docs/flagship.md has the ablation.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ class ConditionalStandardiser(nn.Module):
     """Per-feature mean and width as polynomials in the encoded conditions.
 
     Continuous condition columns enter with powers 1..degree, 0/1 columns (one-hot codes) linearly;
-    the mean and the ln-variance are least-squares fits. Coefficients are
-    buffers, so they travel with the checkpoint and the exported generator.
+    the mean and the ln-variance are ridge least-squares fits. Coefficients are buffers, so they
+    travel with the checkpoint and the exported generator.
     """
 
     def __init__(self, cond_dim: int, n_features: int, degree: int, min_std: torch.Tensor | float = 1e-4):
@@ -83,6 +84,7 @@ class ConditionalStandardiser(nn.Module):
         return b @ self.mean_coef, (0.5 * (b @ self.log_var_coef)).exp().maximum(self.min_std)
 
 
+RAW_MARGIN = 0.1  # how far (in ln) a generated feature may exceed the largest value in the training data
 RIDGE = 1e-4  # per training row: keeps the fits' coefficients small where the conditions barely vary
 
 
@@ -176,6 +178,10 @@ class ShowerFeatures(nn.Module):
         with torch.no_grad():
             raw = self.raw(torch.from_numpy(np.asarray(x, np.float32))).double().numpy()
         self.standardiser.fit(raw, cond, n_exact=self.n_summary)
+        # No feature goes (much) beyond what the data ever show: the exp in the head turns the
+        # upper tail of a generated ln(fraction) into far too much energy in a rare place
+        # (e.g. a back-layer fraction 6x too spread).
+        self._raw_max.copy_(torch.from_numpy(raw.max(axis=0) + RAW_MARGIN).float().minimum(self._raw_max))
 
 
 def _shares(logits: torch.Tensor, empty_below: float) -> torch.Tensor:
