@@ -29,8 +29,7 @@ from torch import nn
 
 from hepgan.errors import ConfigError
 from hepgan.geometry import get_geometry
-from hepgan.models.base import GANModel, _value
-from hepgan.models.losses import gradient_penalty, wasserstein_critic_loss
+from hepgan.models.wgan import WGANGP
 
 
 class ConditionalStandardiser(nn.Module):
@@ -231,14 +230,15 @@ class StructuredGenerator(nn.Module):
             self.gaussian.copy_(torch.linalg.cholesky(cov).float())
 
 
-class CaloWGAN(GANModel):
-    """Conditional WGAN-GP on hierarchical, condition-standardised shower features."""
+class CaloWGAN(WGANGP):
+    """Conditional WGAN-GP on hierarchical, condition-standardised shower features (the losses are
+    WGAN-GP's; only what the critics see differs)."""
 
     family = "calo_wgan"
     needs_conditions = True
 
     def __init__(self, config, sample_shape, cond_dim, geometry=None):
-        nn.Module.__init__(self)
+        nn.Module.__init__(self)  # its networks are built here, not by the layout-only base classes
         if geometry is None:
             raise ConfigError("model family 'calo_wgan' needs shower data on a known geometry")
         g = get_geometry(geometry)
@@ -282,38 +282,13 @@ class CaloWGAN(GANModel):
         self.features.fit(x.numpy(), cond.numpy() if cond is not None else None)
         self.generator.fit_gaussian(x, cond)
 
-    def critic_loss(self, real, cond):
-        n = real.shape[0]
-        with torch.no_grad():
-            fake = self.generate(self.sample_latent(n), cond)
-            phi_real = self.critic_input(self.features(real, cond))
-            phi_fake = self.critic_input(self.features(fake, cond))
-        critic = self.critics["critic"]
-        w_loss = wasserstein_critic_loss(critic(phi_real, cond), critic(phi_fake, cond))
-        loss = w_loss
-        logs = {"wasserstein": -_value(w_loss)}
-        if self.config.gp_weight > 0:
-            gp = gradient_penalty(critic, phi_real, phi_fake, cond)
-            loss = loss + self.config.gp_weight * gp
-            logs["gp"] = _value(gp)
-        if "summary" in self.critics:
-            sc, cfg, k = self.critics["summary"], self.config.summary_critic, self.features.n_summary
-            s_real, s_fake = phi_real[:, :k], phi_fake[:, :k]
-            s_loss = wasserstein_critic_loss(sc(s_real, cond), sc(s_fake, cond))
-            loss = loss + cfg.loss_weight * s_loss
-            logs["wasserstein_summary"] = -_value(s_loss)
-            if cfg.gp_weight > 0:
-                loss = loss + cfg.gp_weight * gradient_penalty(sc, s_real, s_fake, cond)
-        logs["loss_d"] = _value(loss)
-        return loss, logs
+    def critic_view(self, x, cond):
+        """The critics compare showers in the standardised feature space."""
+        return self.critic_input(self.features(x, cond))
 
-    def generator_loss(self, cond, n):
-        phi = self.critic_input(self.features(self.generate(self.sample_latent(n), cond), cond))
-        loss = -self.critics["critic"](phi, cond).mean()
-        if "summary" in self.critics:
-            k = self.features.n_summary
-            loss = loss - self.config.summary_critic.loss_weight * self.critics["summary"](phi[:, :k], cond).mean()
-        return loss, {"loss_g": _value(loss)}
+    def summary_view(self, view):
+        """The summary critic sees the response and layer features."""
+        return view[:, : self.features.n_summary]
 
 
 def feature_dim(geometry: str) -> int:

@@ -42,11 +42,20 @@ class WGANGP(GANModel):
         """(N, 1 + n_layers): total and per-layer sums of model-space cells."""
         return x.reshape(x.shape[0], -1) @ self.summary_matrix
 
+    # -- what the critics see (families that describe showers differently override these) --------
+    def critic_view(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        """The main critic's input for samples ``x``."""
+        return self.critic_input(x)
+
+    def summary_view(self, view: torch.Tensor) -> torch.Tensor:
+        """The summary critic's input, from the main critic's."""
+        return self.summaries(view)
+
     def critic_loss(self, real, cond):
         n = real.shape[0]
         with torch.no_grad():
             fake = self.generate(self.sample_latent(n), cond)
-        real_in, fake_in = self.critic_input(real), self.critic_input(fake)
+            real_in, fake_in = self.critic_view(real, cond), self.critic_view(fake, cond)
         critic = self.critics["critic"]
         w_loss = wasserstein_critic_loss(critic(real_in, cond), critic(fake_in, cond))
         loss = w_loss
@@ -57,20 +66,20 @@ class WGANGP(GANModel):
             logs["gp"] = _value(gp)
         if "summary" in self.critics:
             sc, cfg = self.critics["summary"], self.config.summary_critic
-            s_real, s_fake = self.summaries(real_in), self.summaries(fake_in)
+            s_real, s_fake = self.summary_view(real_in), self.summary_view(fake_in)
             s_loss = wasserstein_critic_loss(sc(s_real, cond), sc(s_fake, cond))
             loss = loss + cfg.loss_weight * s_loss
             logs["wasserstein_summary"] = -_value(s_loss)
             if cfg.gp_weight > 0:
-                loss = loss + cfg.gp_weight * gradient_penalty(sc, s_real.detach(), s_fake, cond)
+                loss = loss + cfg.gp_weight * gradient_penalty(sc, s_real, s_fake, cond)
         logs["loss_d"] = _value(loss)
         return loss, logs
 
     def generator_loss(self, cond, n):
-        fake = self.critic_input(self.generate(self.sample_latent(n), cond))
-        loss = -self.critics["critic"](fake, cond).mean()
+        view = self.critic_view(self.generate(self.sample_latent(n), cond), cond)
+        loss = -self.critics["critic"](view, cond).mean()
         if "summary" in self.critics:
-            loss = loss - self.config.summary_critic.loss_weight * self.critics["summary"](self.summaries(fake), cond).mean()
+            loss = loss - self.config.summary_critic.loss_weight * self.critics["summary"](self.summary_view(view), cond).mean()
         return loss, {"loss_g": _value(loss)}
 
 
