@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hepgan.data.hdf5 import write_showers
-from hepgan.data.idx import write_idx
+from hepgan.data.idx import read_mnist, write_idx
 from hepgan.sim import simulate
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
@@ -20,6 +20,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"../shared/data not present: {SHARED_DATA} does not exist")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def mnist_test(shared_data):
+    """The real MNIST test set (skips without ../shared/data)."""
+    return read_mnist(shared_data / "mnist", "test")
+
+
+@pytest.fixture(scope="session")
+def mnist_train(shared_data):
+    """The real MNIST training set (skips without ../shared/data)."""
+    return read_mnist(shared_data / "mnist", "train")
 
 
 @pytest.fixture(scope="session")

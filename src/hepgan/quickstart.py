@@ -54,8 +54,10 @@ def quickstart(run_dir: str | Path = "runs/quickstart", *, config: str | Path | 
         shutil.rmtree(run_dir)
 
     t = time.perf_counter()
-    source = "cached" if _cached(cfg) else "simulating, once"
-    log(f"quickstart: data: reference-simulator showers ({source}) ...")
+    if cfg.data.simulate is None:
+        log(f"quickstart: data: {cfg.data.path} ...")
+    else:
+        log(f"quickstart: data: reference-simulator showers ({'cached' if _cached(cfg) else 'simulating, once'}) ...")
     load_shower_source(cfg.data)
     seconds["data"] = time.perf_counter() - t
 
@@ -92,7 +94,7 @@ def quickstart(run_dir: str | Path = "runs/quickstart", *, config: str | Path | 
 def _cached(cfg) -> bool:
     from hepgan.train.data import simulation_cache_path
 
-    return cfg.data.simulate is None or simulation_cache_path(cfg.data).exists()
+    return simulation_cache_path(cfg.data).exists()
 
 
 def headline(result: QuickstartResult) -> str:

@@ -40,8 +40,7 @@ class TrainedGenerator:
         try:
             config = TrainConfig(**json.loads(state["config"]))
         except ValidationError as exc:
-            raise ConfigError(validation_message(exc, f"{path}: the run's config (written by another hepgan version?)"))
-
+            raise ConfigError(validation_message(exc, f"{path}: the run's config (written by another hepgan version?)")) from None
         encoder = ConditionEncoder.from_dict(state["encoder"])
         sample_shape = tuple(state["sample_shape"])
         model = build_model(config.model, sample_shape, encoder.dim, state["geometry"])
