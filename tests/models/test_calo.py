@@ -7,8 +7,9 @@ import torch
 
 from hepgan.data.hdf5 import read_showers
 from hepgan.errors import ConfigError
+from hepgan.geometry import get_geometry
 from hepgan.models import build_model
-from hepgan.models.calo import ConditionalStandardiser, ShowerFeatures, feature_dim
+from hepgan.models.calo import ConditionalStandardiser, ShapeSummaries, ShowerFeatures, feature_dim
 from hepgan.models.config import ModelConfig
 from hepgan.train import Trainer, load_train_config
 from hepgan.train.generator import TrainedGenerator
@@ -74,6 +75,65 @@ def test_features_and_head_are_inverse_on_real_showers(showers):
     for e in np.unique(energies):  # the response is standardised at every energy
         sel = energies == e
         assert abs(z[sel, 0].mean()) < 0.2 and 0.8 < z[sel, 0].std() < 1.25
+
+
+def test_adaptive_eps_follows_the_smallest_deposit_and_keeps_the_occupancy(showers):
+    """With eps a fixed 1e-3, the many hit cells of a high-energy shower with shares below 3e-3 come
+    back empty; the adaptive floor, ~ one energy spot's share / 16, keeps them."""
+    x, energies = showers
+    cond = torch.from_numpy(_encoded_energy(energies).astype(np.float32))
+    xt = torch.from_numpy(x.astype(np.float32))
+    fixed = ShowerFeatures("atlas266", cond_dim=1, degree=2, eps_layer=1e-5, eps_cell=1e-3)
+    adaptive = ShowerFeatures("atlas266", cond_dim=1, degree=2, eps_layer=1e-5, eps_cell="adaptive")
+    for f in (fixed, adaptive):
+        f.fit(x, cond.numpy())
+    eps = adaptive.eps_cells(cond, len(x)).numpy()
+    middle = slice(*adaptive.slices[2])
+    low, high = energies == energies.min(), energies == energies.max()
+    assert eps[high, middle].mean() < 0.1 * eps[low, middle].mean()  # the floor falls with the energy
+    hit = x > 0
+    lost = {}
+    for name, f in (("fixed", fixed), ("adaptive", adaptive)):
+        back = f.cells(f(xt, cond), cond).numpy()
+        assert not (back[~hit] > 0).any()  # empty cells stay empty
+        lost[name] = (hit & (back == 0))[high].sum() / hit[high].sum()
+    assert lost["adaptive"] < 0.01 < lost["fixed"]
+
+
+def test_eps_cell_must_be_adaptive_or_in_range():
+    with pytest.raises(ConfigError, match="'adaptive' or a number"):
+        ShowerFeatures("atlas266", cond_dim=1, degree=0, eps_layer=1e-5, eps_cell=0.5)
+
+
+def test_shape_summaries_measure_fractions_centroids_widths_and_the_hottest_cell():
+    shapes = ShapeSummaries("atlas266", cond_dim=1, degree=0)
+    g = get_geometry("atlas266")
+    middle = g.layer_slices[2]  # 7 x 7, eta index slowest
+    x = torch.zeros(1, g.n_cells)
+    x[0, middle.start + 3 * 7 + 3] = 0.3  # the central cell
+    x[0, middle.start + 4 * 7 + 3] = 0.3  # one cell further in eta
+    x[0, g.layer_slices[3].start] = 0.4  # one back cell
+    raw = shapes.raw(x)[0].reshape(6, 4).numpy()  # (quantity, layer)
+    fraction, centroid_a, centroid_b, width_a, width_b, hottest = raw
+    np.testing.assert_allclose(fraction, [0, 0, 0.6, 0.4], atol=1e-6)
+    np.testing.assert_allclose([centroid_a[2], centroid_b[2]], [0.5, 0.0], atol=1e-5)  # in cell pitches
+    np.testing.assert_allclose([width_a[2], width_b[2]], [np.sqrt(0.25 + 1e-4), 1e-2], rtol=1e-4)
+    np.testing.assert_allclose(hottest, [0, 0, 0.5, 1.0], atol=1e-6)
+    assert width_a[3] == pytest.approx(1e-2)  # one cell: no width, and a finite gradient
+
+
+def test_shape_summaries_reach_both_critics(tmp_path, shower_file):
+    model = {**CALO_MODEL, "calo": {"shape_summaries": True}}
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model=model,
+                                             schedule={"steps": 2, "batch_size": 32}))
+    trainer = Trainer(config)
+    x, cond = trainer.data.train.x[:64], trainer.data.train.cond[:64]
+    view = trainer.model.critic_view(x, cond)
+    assert view.shape == (64, 271 + 24)
+    assert trainer.model.summary_view(view).shape == (64, 5 + 24)
+    z = view[:, 271:]  # standardised on the training data
+    assert abs(float(z.mean())) < 0.3 and 0.5 < float(z.std()) < 1.5
+    trainer.fit()
 
 
 def test_head_is_smooth_in_its_inputs():

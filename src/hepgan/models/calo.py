@@ -58,13 +58,19 @@ class ConditionalStandardiser(nn.Module):
             powers.append(cond.pow(k) * self.continuous)  # a 0/1 column's powers would repeat it
         return torch.cat([ones, *powers], dim=1)
 
-    def fit(self, features: np.ndarray, cond: np.ndarray | None, n_exact: int = 0) -> None:
-        """Fit to (N, n_features) features; the first ``n_exact`` get a maximum-likelihood width."""
-        n = len(features)
+    def set_condition_kinds(self, cond: np.ndarray | None) -> None:
+        """Mark the 0/1 condition columns (one-hot codes), which enter the basis linearly."""
         if cond is not None and cond.shape[1]:
             binary = np.all((cond == 0) | (cond == 1), axis=0)
             self.continuous.copy_(torch.from_numpy((~binary).astype(np.float32)))
-        basis = self.basis(None if cond is None else torch.from_numpy(cond.astype(np.float32)), n).double().numpy()
+
+    def numpy_basis(self, cond: np.ndarray | None, n: int) -> np.ndarray:
+        return self.basis(None if cond is None else torch.from_numpy(cond.astype(np.float32)), n).double().numpy()
+
+    def fit(self, features: np.ndarray, cond: np.ndarray | None, n_exact: int = 0) -> None:
+        """Fit to (N, n_features) features; the first ``n_exact`` get a maximum-likelihood width."""
+        self.set_condition_kinds(cond)
+        basis = self.numpy_basis(cond, len(features))
         coef = _ridge(basis, features)
         # The ln-variance as a function of the conditions: a fit to ln(residual^2) follows widths that
         # change by decades with the energy; rescaling it so that the mean of residual^2 / variance
@@ -83,6 +89,8 @@ class ConditionalStandardiser(nn.Module):
         return b @ self.mean_coef, (0.5 * (b @ self.log_var_coef)).exp().maximum(self.min_std)
 
 
+EPS_CELL_RANGE = (1e-7, 0.1)  # the cell floor, fixed or adaptive, stays within this range
+ADAPTIVE_EPS_RATIO = 16.0  # adaptive eps_cell: the smallest share of a shower over this
 RAW_MARGIN = 0.1  # how far (in ln) a generated feature may exceed the largest value in the training data
 RIDGE = 1e-4  # per training row: keeps the fits' coefficients small where the conditions barely vary
 
@@ -114,14 +122,19 @@ def _gaussian_log_var_fit(basis: np.ndarray, resid2: np.ndarray, start: np.ndarr
 class ShowerFeatures(nn.Module):
     """The hierarchical features of energy-normalised cells, and their inverse (the generator head)."""
 
-    def __init__(self, geometry: str, cond_dim: int, degree: int, eps_layer: float, eps_cell: float,
-                 empty_below: float = 3.0):
+    def __init__(self, geometry: str, cond_dim: int, degree: int, eps_layer: float,
+                 eps_cell: float | str, empty_below: float = 3.0, eps_cell_ratio: float = ADAPTIVE_EPS_RATIO):
         super().__init__()
         g = get_geometry(geometry)
         self.slices = [(s.start, s.stop) for s in g.layer_slices]
         self.n_layers = len(self.slices)
         self.n_cells = g.n_cells
-        self.eps_layer, self.eps_cell, self.empty_below = eps_layer, eps_cell, empty_below
+        self.eps_layer, self.empty_below = eps_layer, empty_below
+        self.adaptive = eps_cell == "adaptive"
+        if not self.adaptive and not EPS_CELL_RANGE[0] <= float(eps_cell) <= EPS_CELL_RANGE[1]:
+            raise ConfigError(f"calo.eps_cell must be 'adaptive' or a number in [{EPS_CELL_RANGE[0]:g}, "
+                              f"{EPS_CELL_RANGE[1]:g}], got {eps_cell!r}")
+        self.eps_cell_ratio = eps_cell_ratio
         layer_of = torch.from_numpy(np.asarray(g.cell_layer, np.int64))
         self.register_buffer("layer_matrix", nn.functional.one_hot(layer_of, self.n_layers).float())
         # Summaries vary by a few percent (ln r at 262 GeV: 0.018). ln(cell fraction) features jump
@@ -130,13 +143,25 @@ class ShowerFeatures(nn.Module):
         min_std = torch.full((self.dim,), 0.5)
         min_std[: self.n_summary] = 1e-4
         self.standardiser = ConditionalStandardiser(cond_dim, self.dim, degree, min_std)
+        # ln(eps_cell) of each layer, a polynomial in the conditions like the standardisation (a
+        # constant unless adaptive)
+        self.register_buffer("log_eps_coef", torch.zeros(self.standardiser.mean_coef.shape[0], self.n_layers))
+        if not self.adaptive:
+            self.log_eps_coef[0] = math.log(float(eps_cell))
         raw_max = torch.zeros(self.dim)
         raw_max[0] = math.log(3.0)
         raw_max[1:] = 5.0  # softmax logits: ln(fraction) <= 0 in the data; a margin keeps gradients alive
         self.register_buffer("_raw_max", raw_max)
-        raw_min = torch.full((self.dim,), math.log(min(eps_layer, eps_cell)) - 5.0)
+        smallest_eps = EPS_CELL_RANGE[0] if self.adaptive else float(eps_cell)
+        raw_min = torch.full((self.dim,), math.log(min(eps_layer, smallest_eps)) - 5.0)
         raw_min[0] = -math.inf
         self.register_buffer("_raw_min", raw_min)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints from before the adaptive floor have no ln(eps) coefficients: their fixed eps
+        # is what the constructor put there
+        state_dict.setdefault(prefix + "log_eps_coef", self.log_eps_coef.clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def dim(self) -> int:
@@ -147,19 +172,25 @@ class ShowerFeatures(nn.Module):
         """The first features (response and layer split) are the physics summaries."""
         return 1 + self.n_layers
 
-    def raw(self, x: torch.Tensor) -> torch.Tensor:
+    def eps_cells(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
+        """(n, n_cells) floor inside ln(cell share + eps) for these conditions."""
+        log_eps = self.standardiser.basis(cond, n) @ self.log_eps_coef
+        return log_eps.exp().clamp(*EPS_CELL_RANGE) @ self.layer_matrix.T
+
+    def raw(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """Unstandardised features [ln r, ln(f_l + eps), ln(g_c + eps)] of (N, n_cells) cells."""
         x = x.clamp_min(0.0)
         layers = x @ self.layer_matrix
         total = layers.sum(dim=1, keepdim=True).clamp_min(1e-12)
         fractions = layers / total
         within = x / (layers.clamp_min(1e-12) @ self.layer_matrix.T)
-        return torch.cat([total.log(), (fractions + self.eps_layer).log(), (within + self.eps_cell).log()], dim=1)
+        eps = self.eps_cells(cond, x.shape[0])
+        return torch.cat([total.log(), (fractions + self.eps_layer).log(), (within + eps).log()], dim=1)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """Standardised features, as the critics see them."""
         mean, std = self.standardiser(cond, x.shape[0])
-        return (self.raw(x) - mean) / std
+        return (self.raw(x, cond) - mean) / std
 
     def cells(self, v: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """Energy-normalised cells from standardised features (the generator's head)."""
@@ -169,13 +200,19 @@ class ShowerFeatures(nn.Module):
         raw = (mean + std * v).clamp(min=self._raw_min, max=self._raw_max)
         response = raw[:, :1].exp()
         fractions = _shares(raw[:, 1 : self.n_summary], self.eps_layer * self.empty_below)  # empty layers too
-        parts = [_shares(raw[:, self.n_summary + a : self.n_summary + b], self.eps_cell * self.empty_below)
+        empty = self.eps_cells(cond, v.shape[0]) * self.empty_below
+        parts = [_shares(raw[:, self.n_summary + a : self.n_summary + b], empty[:, a:b])
                  * fractions[:, l : l + 1] for l, (a, b) in enumerate(self.slices)]
         return response * torch.cat(parts, dim=1)
 
     def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
+        x = np.asarray(x, np.float32)
+        self.standardiser.set_condition_kinds(cond)
+        if self.adaptive:
+            self._fit_eps(x, cond)
         with torch.no_grad():
-            raw = self.raw(torch.from_numpy(np.asarray(x, np.float32))).double().numpy()
+            raw = self.raw(torch.from_numpy(x), None if cond is None else torch.from_numpy(cond.astype(np.float32)))
+            raw = raw.double().numpy()
         self.standardiser.fit(raw, cond, n_exact=self.n_summary)
         # No feature goes (much) beyond what the data ever show: the exp in the head turns the
         # upper tail of a generated ln(fraction) into far too much energy in a rare place
@@ -183,14 +220,101 @@ class ShowerFeatures(nn.Module):
         self._raw_max.copy_(torch.from_numpy(raw.max(axis=0) + RAW_MARGIN).float().minimum(self._raw_max))
 
 
-def _shares(logits: torch.Tensor, empty_below: float) -> torch.Tensor:
+    def _fit_eps(self, x: np.ndarray, cond: np.ndarray | None) -> None:
+        """eps of each layer = (smallest non-empty share in a shower) / ratio, the smallest share's
+        geometric mean fitted as a polynomial in the conditions over the showers with >= 2 hit cells
+        in that layer. The smallest deposit is about one energy spot, a share that falls by decades
+        with the energy; a fixed eps either lumps the real small deposits of high-energy showers
+        with the empty cells (and the generator then cannot make them) or, small enough for those,
+        puts a gap of ~ln(1/eps) between empty and hit cells that a low-energy shower's few large
+        shares never use."""
+        basis = self.standardiser.numpy_basis(cond, len(x))
+        for l, (a, b) in enumerate(self.slices):
+            part = x[:, a:b].astype(np.float64)
+            hit = part > 0
+            usable = hit.sum(axis=1) >= 2
+            if usable.sum() < basis.shape[1] + 10:  # (almost) never two hit cells: any floor will do
+                self.log_eps_coef[:, l] = 0.0
+                self.log_eps_coef[0, l] = math.log(EPS_CELL_RANGE[1])
+                continue
+            shares = part[usable] / part[usable].sum(axis=1, keepdims=True)
+            smallest = np.where(hit[usable], shares, np.inf).min(axis=1)
+            coef = _ridge(basis[usable], np.log(smallest)[:, None])[:, 0]
+            coef[0] -= math.log(self.eps_cell_ratio)
+            self.log_eps_coef[:, l] = torch.from_numpy(coef.astype(np.float32))
+
+
+class ShapeSummaries(nn.Module):
+    """Differentiable per-layer observables, standardised like the features: the layer's energy
+    fraction (linear: the ln-fraction feature hides a back layer with 8x the real energy in its
+    tail), the energy-weighted centroid and RMS width along both lateral axes, and the hottest
+    cell's share.
+
+    They are what the physics validation (widths, R_eta, E_ratio) looks at, and what a critic on
+    266 ln-shares sees only as a weak, spread-out signal; given to the critics directly, a wrong
+    width is one number off instead of many small ones. Grid layers use cell-pitch units, polar
+    layers x = r cos(alpha), y = r sin(alpha) in units of the outer radius.
+    """
+
+    per_layer = 6
+
+    def __init__(self, geometry: str, cond_dim: int, degree: int):
+        super().__init__()
+        g = get_geometry(geometry)
+        self.slices = [(s.start, s.stop) for s in g.layer_slices]
+        coords = []
+        for layer in g.layers:
+            centres = np.asarray(layer.cell_centres(), np.float64)
+            if hasattr(layer, "pitch"):
+                coords.append(centres / np.asarray(layer.pitch, np.float64))
+            else:  # polar: (alpha, r)
+                r = centres[:, 1] / max(centres[:, 1].max(), 1e-12)
+                coords.append(np.stack([r * np.cos(centres[:, 0]), r * np.sin(centres[:, 0])], axis=1))
+        self.register_buffer("coords", torch.from_numpy(np.concatenate(coords).astype(np.float32)))
+        layer_of = torch.from_numpy(np.asarray(g.cell_layer, np.int64))
+        self.register_buffer("layer_matrix", nn.functional.one_hot(layer_of, len(g.layers)).float())
+        self.standardiser = ConditionalStandardiser(cond_dim, self.dim, degree, min_std=1e-3)
+
+    @property
+    def dim(self) -> int:
+        return self.per_layer * len(self.slices)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 6 x layers): fraction, centroid a, centroid b, width a, width b, hottest share (0 for an
+        empty layer)."""
+        x = x.clamp_min(0.0)
+        layers = x @ self.layer_matrix
+        fractions = layers / layers.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        shares = x / (layers.clamp_min(1e-12) @ self.layer_matrix.T)
+        a, b = self.coords[:, 0], self.coords[:, 1]
+        mean_a, mean_b = (shares * a) @ self.layer_matrix, (shares * b) @ self.layer_matrix
+        # + 1e-4 keeps sqrt differentiable for one-cell and empty layers
+        width_a = ((shares * a * a) @ self.layer_matrix - mean_a**2).clamp_min(0.0).add(1e-4).sqrt()
+        width_b = ((shares * b * b) @ self.layer_matrix - mean_b**2).clamp_min(0.0).add(1e-4).sqrt()
+        hottest = torch.stack([shares[:, i:j].amax(dim=1) for i, j in self.slices], dim=1)
+        return torch.cat([fractions, mean_a, mean_b, width_a, width_b, hottest], dim=1)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        mean, std = self.standardiser(cond, x.shape[0])
+        return (self.raw(x) - mean) / std
+
+    def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
+        with torch.no_grad():
+            raw = self.raw(torch.from_numpy(np.asarray(x, np.float32))).double().numpy()
+        self.standardiser.fit(raw, cond)
+
+
+def _shares(logits: torch.Tensor, empty_below: float | torch.Tensor) -> torch.Tensor:
     """Each cell's share of its layer: a softmax (smooth in the network's output, and never all
     zero), with shares below ``empty_below`` set to exactly 0 and the rest renormalised. An
     empty cell's feature is ln(eps), so it comes back as a share of about eps: exactly empty, as in
     the data, instead of a shower full of tiny deposits. The zeroed shares add up to less than
-    (cells in the layer) x empty_below, so the renormalisation is a small, smooth correction."""
+    (cells in the layer) x empty_below, so the renormalisation is a small, smooth correction; the
+    largest share is always kept, so a layer is never emptied (and never divided by 0)."""
     shares = torch.softmax(logits, dim=1)
-    kept = torch.where(shares > empty_below, shares, torch.zeros_like(shares))
+    # the largest share always stays: a threshold above 1/cells must not empty the whole layer
+    largest = shares >= shares.amax(dim=1, keepdim=True)
+    kept = torch.where((shares > empty_below) | largest, shares, torch.zeros_like(shares))
     return kept / kept.sum(dim=1, keepdim=True)
 
 
@@ -252,15 +376,18 @@ class CaloWGAN(WGANGP):
         self.cond_dim = cond_dim
         self.geometry = geometry
         opts = config.calo
-        features = ShowerFeatures(geometry, cond_dim, opts.degree, opts.eps_layer, opts.eps_cell, opts.empty_below)
+        features = ShowerFeatures(geometry, cond_dim, opts.degree, opts.eps_layer, opts.eps_cell, opts.empty_below,
+                                  opts.eps_cell_ratio)
         gaussian_dim = {"none": 0, "summaries": features.n_summary, "all": features.dim}[opts.gaussian_path]
         self.latent_dim = config.latent_dim + gaussian_dim
         body = self._build(config.generator, (self.latent_dim,), (features.dim,), "generator")
         self._scale_last_layer(body, opts.head_init_scale)
         self.generator = StructuredGenerator(body, features, gaussian_dim)
-        self.critics = nn.ModuleDict({"critic": self._build(config.critic, (features.dim,), (1,), "critic")})
+        self.shapes = ShapeSummaries(geometry, cond_dim, opts.degree) if opts.shape_summaries else None
+        n_shapes = self.shapes.dim if self.shapes is not None else 0
+        self.critics = nn.ModuleDict({"critic": self._build(config.critic, (features.dim + n_shapes,), (1,), "critic")})
         if config.summary_critic is not None:
-            self.critics["summary"] = self._build(config.summary_critic.layout, (features.n_summary,), (1,),
+            self.critics["summary"] = self._build(config.summary_critic.layout, (features.n_summary + n_shapes,), (1,),
                                                   "summary_critic")
         if config.noise_injection > 0:
             self._add_noise_injection(config.noise_injection)
@@ -279,16 +406,26 @@ class CaloWGAN(WGANGP):
         return self.generator.features
 
     def fit_data(self, x, cond):
-        self.features.fit(x.numpy(), cond.numpy() if cond is not None else None)
+        cond_np = cond.numpy() if cond is not None else None
+        self.features.fit(x.numpy(), cond_np)
+        if self.shapes is not None:
+            self.shapes.fit(x.numpy(), cond_np)
         self.generator.fit_gaussian(x, cond)
 
     def critic_view(self, x, cond):
-        """The critics compare showers in the standardised feature space."""
-        return self.critic_input(self.features(x, cond))
+        """The critics compare showers in the standardised feature space (and, with
+        calo.shape_summaries, the standardised layer shapes after it)."""
+        view = self.features(x, cond)
+        if self.shapes is not None:
+            view = torch.cat([view, self.shapes(x, cond)], dim=1)
+        return self.critic_input(view)
 
     def summary_view(self, view):
-        """The summary critic sees the response and layer features."""
-        return view[:, : self.features.n_summary]
+        """The summary critic sees the response and layer features (and the layer shapes)."""
+        summaries = view[:, : self.features.n_summary]
+        if self.shapes is None:
+            return summaries
+        return torch.cat([summaries, view[:, self.features.dim :]], dim=1)
 
 
 def feature_dim(geometry: str) -> int:
@@ -297,4 +434,4 @@ def feature_dim(geometry: str) -> int:
     return 1 + len(g.layers) + g.n_cells
 
 
-__all__ = ["CaloWGAN", "ConditionalStandardiser", "ShowerFeatures", "StructuredGenerator", "feature_dim"]
+__all__ = ["CaloWGAN", "ConditionalStandardiser", "ShapeSummaries", "ShowerFeatures", "StructuredGenerator", "feature_dim"]

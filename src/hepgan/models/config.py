@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -45,10 +45,16 @@ class CaloConfig(_Strict):
     degree: int = Field(3, ge=0, le=6, description="polynomial degree of the condition-dependent standardisation "
                                                     "(0: one mean and width for all conditions)")
     eps_layer: float = Field(1e-5, gt=0.0, description="floor inside ln(layer fraction + eps)")
-    eps_cell: float = Field(1e-5, gt=0.0, description="floor inside ln(cell fraction of its layer + eps)")
+    eps_cell: Annotated[float, Field(ge=1e-7, le=0.1)] | Literal["adaptive"] = Field(
+        1e-5, description="floor inside ln(cell fraction of its layer + eps); 'adaptive': per layer, the smallest "
+                          "deposit's share in the data (a function of the conditions) / eps_cell_ratio")
+    eps_cell_ratio: float = Field(16.0, gt=1.0, description="adaptive eps_cell: smallest share / eps")
     empty_below: float = Field(3.0, gt=1.0, description="generated cells below this many eps (in exp of the "
                                                         "feature) are empty: as sparse as the data")
     head_init_scale: float = Field(0.1, gt=0.0, description="scale of the generator's initial output weights")
+    shape_summaries: bool = Field(False, description="the critics also see each layer's standardised centroids, "
+                                                     "widths and hottest-cell share (the summary critic with the "
+                                                     "response and layer split)")
     gaussian_path: Literal["none", "summaries", "all"] = Field(
         "summaries", description="a linear noise-to-output path for these features, initialised to the data's "
                                  "covariance (the latent grows by their count)")
