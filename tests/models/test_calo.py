@@ -113,13 +113,17 @@ def test_shape_summaries_measure_fractions_centroids_widths_and_the_hottest_cell
     x[0, middle.start + 3 * 7 + 3] = 0.3  # the central cell
     x[0, middle.start + 4 * 7 + 3] = 0.3  # one cell further in eta
     x[0, g.layer_slices[3].start] = 0.4  # one back cell
-    raw = shapes.raw(x)[0].reshape(6, 4).numpy()  # (quantity, layer)
-    fraction, centroid_a, centroid_b, width_a, width_b, hottest = raw
+    threshold = torch.full((1, g.n_cells), 1e-3)
+    raw = shapes.raw(x, threshold)[0].reshape(7, 4).numpy()  # (quantity, layer)
+    fraction, centroid_a, centroid_b, width_a, width_b, hottest, occupancy = raw
     np.testing.assert_allclose(fraction, [0, 0, 0.6, 0.4], atol=1e-6)
     np.testing.assert_allclose([centroid_a[2], centroid_b[2]], [0.5, 0.0], atol=1e-5)  # in cell pitches
     np.testing.assert_allclose([width_a[2], width_b[2]], [np.sqrt(0.25 + 1e-4), 1e-2], rtol=1e-4)
     np.testing.assert_allclose(hottest, [0, 0, 0.5, 1.0], atol=1e-6)
     assert width_a[3] == pytest.approx(1e-2)  # one cell: no width, and a finite gradient
+    np.testing.assert_allclose(occupancy, [0, 0, 2 / 49, 1 / 28], atol=1e-4)  # hit cells / cells
+    x[0, middle.start] = 1e-3 * 0.6  # a share at the threshold counts half
+    assert shapes.raw(x, threshold)[0, 6 * 4 + 2].item() == pytest.approx(2.5 / 49, abs=1e-3)
 
 
 def test_shape_summaries_reach_both_critics(tmp_path, shower_file):
@@ -129,8 +133,8 @@ def test_shape_summaries_reach_both_critics(tmp_path, shower_file):
     trainer = Trainer(config)
     x, cond = trainer.data.train.x[:64], trainer.data.train.cond[:64]
     view = trainer.model.critic_view(x, cond)
-    assert view.shape == (64, 271 + 24)
-    assert trainer.model.summary_view(view).shape == (64, 5 + 24)
+    assert view.shape == (64, 271 + 28)
+    assert trainer.model.summary_view(view).shape == (64, 5 + 28)
     z = view[:, 271:]  # standardised on the training data
     assert abs(float(z.mean())) < 0.3 and 0.5 < float(z.std()) < 1.5
     trainer.fit()

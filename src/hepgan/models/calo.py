@@ -91,6 +91,7 @@ class ConditionalStandardiser(nn.Module):
 
 EPS_CELL_RANGE = (1e-7, 0.1)  # the cell floor, fixed or adaptive, stays within this range
 ADAPTIVE_EPS_RATIO = 16.0  # adaptive eps_cell: the smallest share of a shower over this
+HIT_SOFTNESS = 0.25  # ln-share scale over which a shape summary's soft hit count goes from 0 to 1
 RAW_MARGIN = 0.1  # how far (in ln) a generated feature may exceed the largest value in the training data
 RIDGE = 1e-4  # per training row: keeps the fits' coefficients small where the conditions barely vary
 
@@ -177,6 +178,10 @@ class ShowerFeatures(nn.Module):
         log_eps = self.standardiser.basis(cond, n) @ self.log_eps_coef
         return log_eps.exp().clamp(*EPS_CELL_RANGE) @ self.layer_matrix.T
 
+    def empty_threshold(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
+        """(n, n_cells) share below which the head makes a cell empty."""
+        return self.eps_cells(cond, n) * self.empty_below
+
     def raw(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """Unstandardised features [ln r, ln(f_l + eps), ln(g_c + eps)] of (N, n_cells) cells."""
         x = x.clamp_min(0.0)
@@ -200,7 +205,7 @@ class ShowerFeatures(nn.Module):
         raw = (mean + std * v).clamp(min=self._raw_min, max=self._raw_max)
         response = raw[:, :1].exp()
         fractions = _shares(raw[:, 1 : self.n_summary], self.eps_layer * self.empty_below)  # empty layers too
-        empty = self.eps_cells(cond, v.shape[0]) * self.empty_below
+        empty = self.empty_threshold(cond, v.shape[0])
         parts = [_shares(raw[:, self.n_summary + a : self.n_summary + b], empty[:, a:b])
                  * fractions[:, l : l + 1] for l, (a, b) in enumerate(self.slices)]
         return response * torch.cat(parts, dim=1)
@@ -247,8 +252,11 @@ class ShowerFeatures(nn.Module):
 class ShapeSummaries(nn.Module):
     """Differentiable per-layer observables, standardised like the features: the layer's energy
     fraction (linear: the ln-fraction feature hides a back layer with 8x the real energy in its
-    tail), the energy-weighted centroid and RMS width along both lateral axes, and the hottest
-    cell's share.
+    tail), the energy-weighted centroid and RMS width along both lateral axes, the hottest
+    cell's share, and a soft occupancy: the mean over the layer's cells of
+    sigmoid(ln(share / threshold) / HIT_SOFTNESS), the threshold being the head's (empty_below x eps).
+    The cell features show each cell's own on/off distribution; how many cells a shower lights
+    up (the sparsity) is a count, which only these summaries show the critics.
 
     They are what the physics validation (widths, R_eta, E_ratio) looks at, and what a critic on
     266 ln-shares sees only as a weak, spread-out signal; given to the critics directly, a wrong
@@ -256,7 +264,7 @@ class ShapeSummaries(nn.Module):
     layers x = r cos(alpha), y = r sin(alpha) in units of the outer radius.
     """
 
-    per_layer = 6
+    per_layer = 7
 
     def __init__(self, geometry: str, cond_dim: int, degree: int):
         super().__init__()
@@ -279,9 +287,9 @@ class ShapeSummaries(nn.Module):
     def dim(self) -> int:
         return self.per_layer * len(self.slices)
 
-    def raw(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 6 x layers): fraction, centroid a, centroid b, width a, width b, hottest share (0 for an
-        empty layer)."""
+    def raw(self, x: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+        """(N, 7 x layers): fraction, centroid a, centroid b, width a, width b, hottest share (0 for an
+        empty layer), occupancy; ``threshold`` (N, n_cells) is the share below which a cell is empty."""
         x = x.clamp_min(0.0)
         layers = x @ self.layer_matrix
         fractions = layers / layers.sum(dim=1, keepdim=True).clamp_min(1e-12)
@@ -292,15 +300,17 @@ class ShapeSummaries(nn.Module):
         width_a = ((shares * a * a) @ self.layer_matrix - mean_a**2).clamp_min(0.0).add(1e-4).sqrt()
         width_b = ((shares * b * b) @ self.layer_matrix - mean_b**2).clamp_min(0.0).add(1e-4).sqrt()
         hottest = torch.stack([shares[:, i:j].amax(dim=1) for i, j in self.slices], dim=1)
-        return torch.cat([fractions, mean_a, mean_b, width_a, width_b, hottest], dim=1)
+        lit = torch.sigmoid(((shares + 1e-30).log() - threshold.log()) / HIT_SOFTNESS)
+        occupancy = (lit @ self.layer_matrix) / self.layer_matrix.sum(dim=0)
+        return torch.cat([fractions, mean_a, mean_b, width_a, width_b, hottest, occupancy], dim=1)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None, threshold: torch.Tensor) -> torch.Tensor:
         mean, std = self.standardiser(cond, x.shape[0])
-        return (self.raw(x) - mean) / std
+        return (self.raw(x, threshold) - mean) / std
 
-    def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
+    def fit(self, x: np.ndarray, cond: np.ndarray | None, threshold: torch.Tensor) -> None:
         with torch.no_grad():
-            raw = self.raw(torch.from_numpy(np.asarray(x, np.float32))).double().numpy()
+            raw = self.raw(torch.from_numpy(np.asarray(x, np.float32)), threshold).double().numpy()
         self.standardiser.fit(raw, cond)
 
 
@@ -409,7 +419,7 @@ class CaloWGAN(WGANGP):
         cond_np = cond.numpy() if cond is not None else None
         self.features.fit(x.numpy(), cond_np)
         if self.shapes is not None:
-            self.shapes.fit(x.numpy(), cond_np)
+            self.shapes.fit(x.numpy(), cond_np, self.features.empty_threshold(cond, len(x)))
         self.generator.fit_gaussian(x, cond)
 
     def critic_view(self, x, cond):
@@ -417,7 +427,7 @@ class CaloWGAN(WGANGP):
         calo.shape_summaries, the standardised layer shapes after it)."""
         view = self.features(x, cond)
         if self.shapes is not None:
-            view = torch.cat([view, self.shapes(x, cond)], dim=1)
+            view = torch.cat([view, self.shapes(x, cond, self.features.empty_threshold(cond, x.shape[0]))], dim=1)
         return self.critic_input(view)
 
     def summary_view(self, view):
