@@ -229,3 +229,25 @@ def test_the_impact_offset_in_the_hit_cell_can_be_a_condition(tmp_path, shower_f
     offset = trainer.data.train.cond[:, 1:]
     assert offset.shape[1] == 2 and offset.abs().max() <= 0.5  # passed through unscaled
     trainer.fit()
+
+
+def test_scarce_energy_trains_on_its_first_showers_and_holds_out_the_rest(tmp_path, shower_file):
+    """The soft-extrapolation variant: 10 showers at 32 GeV in training, the other 110 are
+    reference showers for the report, never seen by the model."""
+    import numpy as np
+
+    from hepgan.data.hdf5 import read_showers
+    from hepgan.report.report import _held_out_showers
+    from hepgan.train.data import partition_showers, prepare_data
+
+    config = load_train_config(shower_config(tmp_path / "run", shower_file,
+                                             data={"scarce_energies_gev": {32: 10}, "validation_fraction": 0.0}))
+    data = prepare_data(config)
+    assert len(data.train) == 120 + 120 + 10
+    used, held_out = partition_showers(read_showers(shower_file), config.data)
+    assert held_out.sum() == 110 and not (used & held_out).any()
+    reference, _ = _held_out_showers(config, 10_000, 0)
+    assert len(reference) == 110 and np.allclose(reference.incident_energies, 32_000.0)
+    bad = load_train_config(shower_config(tmp_path / "run2", shower_file, data={"scarce_energies_gev": {50: 10}}))
+    with pytest.raises(ConfigError, match="no showers at 50 GeV"):
+        prepare_data(bad)

@@ -113,17 +113,13 @@ def _best(records: list[dict], config) -> dict | None:
 
 
 def _held_out_showers(config, max_showers: int, seed: int) -> tuple[ShowerData, list[float]]:
-    """The run's validation showers plus every shower at an energy left out of training."""
-    from hepgan.train.data import split_indices, load_shower_source
+    """The run's validation showers plus every shower held out of training (left-out energies,
+    the rest of a scarce energy)."""
+    from hepgan.train.data import load_shower_source, partition_showers, split_indices
 
     data = load_shower_source(config.data)
-    e_gev = data.incident_energies[:, 0] / 1000.0
-    left = np.zeros(len(data), bool)
-    for e in config.data.exclude_energies_gev:
-        left |= np.isclose(e_gev, e, rtol=1e-6)
-    kept = data.subset(~left)
-    if config.data.max_events is not None:
-        kept = kept.subset(slice(0, config.data.max_events))
+    used, left = partition_showers(data, config.data)
+    kept = data.subset(used)
     _, val_idx = split_indices(len(kept), config.data.validation_fraction, config.seed)
     parts = [kept.subset(val_idx)] if len(val_idx) else []
     if left.any():

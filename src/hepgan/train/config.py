@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -33,6 +33,9 @@ class ShowerDataConfig(_Strict):
     geometry: str | None = None
     conditions: list[Literal["energy", "impact_eta", "impact_phi", "alignment", "impact_offset"]] = Field(default_factory=lambda: ["energy"])
     exclude_energies_gev: list[float] = Field(default_factory=list, description="energy points left out of training")
+    scarce_energies_gev: dict[float, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="train on only the first N showers at these energies, e.g. {262: 10} "
+                                          "(soft extrapolation); the rest are held-out reference showers")
     max_events: int | None = Field(None, ge=1)
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     cache_dir: str = "data/cache"

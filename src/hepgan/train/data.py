@@ -74,6 +74,26 @@ def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def partition_showers(data, cfg: ShowerDataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (used for training and validation, held out entirely): showers at
+    ``exclude_energies_gev`` and those beyond the first N at a ``scarce_energies_gev`` energy are
+    held out (the interpolation and soft-extrapolation tests); ``max_events`` then caps the rest.
+    The trainer and the report both call this, so they agree on what the model never saw."""
+    energies = data.incident_energies[:, 0].astype(np.float64)
+    held_out = np.zeros(len(data), bool)
+    for e in cfg.exclude_energies_gev:
+        held_out |= np.isclose(energies, e * 1000.0, rtol=1e-6)
+    for e, n in cfg.scarce_energies_gev.items():
+        at = np.isclose(energies, e * 1000.0, rtol=1e-6)
+        if not at.any():
+            raise ConfigError(f"data.scarce_energies_gev: the data have no showers at {e:g} GeV")
+        held_out |= at & (np.cumsum(at) > n)
+    used = ~held_out
+    if cfg.max_events is not None:
+        used &= np.cumsum(used) <= cfg.max_events
+    return used, held_out
+
+
 def simulation_cache_path(cfg: ShowerDataConfig) -> Path:
     """Where the simulated showers of ``cfg.simulate`` are cached: named by the settings' hash."""
     digest = hashlib.sha256(json.dumps(cfg.simulate.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
@@ -102,13 +122,8 @@ def _prepare_showers(config: TrainConfig) -> PreparedData:
     if data.geometry is None and cfg.geometry is None:
         raise ConfigError(f"{cfg.path}: the file names no geometry; set data.geometry")
     geometry = cfg.geometry or data.geometry
-    energies = data.incident_energies[:, 0].astype(np.float64)
-    keep = np.ones(len(data), bool)
-    for e in cfg.exclude_energies_gev:
-        keep &= ~np.isclose(energies, e * 1000.0, rtol=1e-6)
-    if cfg.max_events is not None:
-        keep &= np.cumsum(keep) <= cfg.max_events
-    data = data.subset(keep)
+    used, _ = partition_showers(data, cfg)
+    data = data.subset(used)
     if len(data) < 2:
         raise ConfigError(f"data: only {len(data)} showers left after exclusions; need at least 2")
     physical = {"energy": data.incident_energies[:, 0].astype(np.float64)}
