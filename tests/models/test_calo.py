@@ -219,3 +219,16 @@ def test_the_recipe_trains_on_the_calochallenge_binning(tmp_path):
     showers = gen.generate_showers({"energy": np.full(10, 16000.0)}, seed=1)
     assert showers.showers.shape == (10, 368) and showers.geometry == "calochallenge-1-photons"
     assert (showers.showers >= 0).all()
+
+
+def test_a_floor_above_one_over_the_cell_count_never_empties_a_layer():
+    """An adaptive floor can be large where the data have few, big deposits (presampler: ~0.05 x 8
+    > 1/21); the head keeps each layer's largest share, so no layer is divided by 0."""
+    features = ShowerFeatures("atlas266", cond_dim=1, degree=0, eps_layer=1e-4, eps_cell=0.1, empty_below=8.0)
+    v = torch.zeros(3, features.dim)  # unfitted: every share of a layer equal, far below 0.8
+    v[1, features.n_summary + 4] = 0.5  # one presampler cell a little above the others
+    cells = features.cells(v, torch.zeros(3, 1))
+    assert torch.isfinite(cells).all()
+    presampler = cells[:, :21]
+    assert (presampler[1] > 0).sum() == 1 and presampler[1, 4] > 0
+    np.testing.assert_allclose(cells.sum(1).numpy(), 1.0, rtol=1e-5)

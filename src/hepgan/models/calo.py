@@ -15,8 +15,11 @@ disappears: the response of every energy, including one left out of training, is
 and the network learns the deviations and correlations. The generator's head inverts the map:
 exp for the response, a softmax over the layers, and within each layer a softmax whose shares
 below a few eps are exactly 0, so generated showers are non-negative, add up by construction and
-are as sparse as the data. The critics see the standardised features; a second critic sees only
-the response and layer features (the seed's summary critic). docs/flagship.md has the ablation.
+are as sparse as the data. The cell floor eps can follow the data's smallest deposit (``adaptive``),
+which falls by decades with the energy. The critics see the standardised features; a second
+critic sees only the response and layer features (the seed's summary critic); with
+``shape_summaries`` both also see each layer's linear fraction, centroids, widths, hottest share
+and occupancy. docs/flagship.md has the ablation.
 """
 
 from __future__ import annotations
@@ -319,8 +322,9 @@ def _shares(logits: torch.Tensor, empty_below: float | torch.Tensor) -> torch.Te
     zero), with shares below ``empty_below`` set to exactly 0 and the rest renormalised. An
     empty cell's feature is ln(eps), so it comes back as a share of about eps: exactly empty, as in
     the data, instead of a shower full of tiny deposits. The zeroed shares add up to less than
-    (cells in the layer) x empty_below, so the renormalisation is a small, smooth correction; the
-    largest share is always kept, so a layer is never emptied (and never divided by 0)."""
+    (cells in the layer) x empty_below, small where the floor is small (many cells, small
+    deposits); the largest share is always kept, so a layer is never emptied (and never divided
+    by 0) where the floor is large (few cells hit, big deposits)."""
     shares = torch.softmax(logits, dim=1)
     # the largest share always stays: a threshold above 1/cells must not empty the whole layer
     largest = shares >= shares.amax(dim=1, keepdim=True)
