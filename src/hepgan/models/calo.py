@@ -434,6 +434,22 @@ class CaloWGAN(WGANGP):
             view = torch.cat([view, self.shapes(x, cond, self.features.empty_threshold(cond, x.shape[0]))], dim=1)
         return self.critic_input(view)
 
+    def generator_loss(self, cond, n):
+        """WGAN-GP's, plus (with calo.moment_weight) a pull of the batch's standardised summaries
+        towards mean 0 and width 1: that is their distribution in the data at *every* condition,
+        by construction of the standardisation, so the term needs no conditional statistics. It
+        counters the critics' slow grip on the spread: without it the generated resolution came
+        out 5-15 % too narrow at most energies."""
+        fake = self.generate(self.sample_latent(n), cond)
+        loss, logs = self.adversarial_generator_loss(fake, cond)
+        weight = self.config.calo.moment_weight
+        if weight > 0:
+            z = self.features(fake, cond)[:, : self.features.n_summary]
+            moment = (z.mean(dim=0).square() + z.std(dim=0).log().square()).mean()
+            loss = loss + weight * moment
+            logs = {"moment": float(moment.detach()), "loss_g": float(loss.detach())}
+        return loss, logs
+
     def summary_view(self, view):
         """The summary critic sees the response and layer features (and the layer shapes)."""
         summaries = view[:, : self.features.n_summary]

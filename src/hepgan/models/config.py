@@ -55,6 +55,9 @@ class CaloConfig(_Strict):
     shape_summaries: bool = Field(False, description="the critics also see each layer's standardised centroids, "
                                                      "widths and hottest-cell share (the summary critic with the "
                                                      "response and layer split)")
+    moment_weight: float = Field(0.0, ge=0.0, description="weight of a generator penalty pulling each standardised "
+                                                        "summary's batch mean to 0 and width to 1 (their value in "
+                                                        "the data at every condition)")
     gaussian_path: Literal["none", "summaries", "all"] = Field(
         "summaries", description="a linear noise-to-output path for these features, initialised to the data's "
                                  "covariance (the latent grows by their count)")
