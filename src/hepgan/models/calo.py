@@ -439,7 +439,7 @@ class CaloWGAN(WGANGP):
         towards mean 0 and width 1: that is their distribution in the data at *every* condition,
         by construction of the standardisation, so the term needs no conditional statistics. It
         counters the critics' slow grip on the spread: without it the generated resolution came
-        out 5-15 % too narrow at most energies."""
+        out 4-13 % too narrow at 2-131 GeV (3 seeds of the quickstart)."""
         fake = self.generate(self.sample_latent(n), cond)
         loss, logs = self.adversarial_generator_loss(fake, cond)
         weight = self.config.calo.moment_weight
@@ -447,7 +447,7 @@ class CaloWGAN(WGANGP):
             z = self.features(fake, cond)[:, : self.features.n_summary]
             moment = (z.mean(dim=0).square() + z.std(dim=0).log().square()).mean()
             loss = loss + weight * moment
-            logs = {"moment": float(moment.detach()), "loss_g": float(loss.detach())}
+            logs = {**logs, "moment": float(moment.detach()), "loss_g": float(loss.detach())}
         return loss, logs
 
     def summary_view(self, view):

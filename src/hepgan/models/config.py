@@ -52,9 +52,9 @@ class CaloConfig(_Strict):
     empty_below: float = Field(3.0, gt=1.0, description="generated cells below this many eps (in exp of the "
                                                         "feature) are empty: as sparse as the data")
     head_init_scale: float = Field(0.1, gt=0.0, description="scale of the generator's initial output weights")
-    shape_summaries: bool = Field(False, description="the critics also see each layer's standardised centroids, "
-                                                     "widths and hottest-cell share (the summary critic with the "
-                                                     "response and layer split)")
+    shape_summaries: bool = Field(False, description="the critics also see each layer's standardised energy "
+                                                     "fraction, centroids, widths, hottest-cell share and soft "
+                                                     "occupancy (the summary critic with the response and layer split)")
     moment_weight: float = Field(0.0, ge=0.0, description="weight of a generator penalty pulling each standardised "
                                                         "summary's batch mean to 0 and width to 1 (their value in "
                                                         "the data at every condition)")
