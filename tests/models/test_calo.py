@@ -263,3 +263,12 @@ def test_moment_penalty_pulls_the_generated_summaries_to_unit_width(tmp_path, sh
     trainer.model.config.calo.moment_weight = 1.0
     trainer.fit()
     assert "moment" in (tmp_path / "run/metrics.jsonl").read_text()
+
+
+def test_features_saved_before_the_adaptive_floor_still_load():
+    """Checkpoints written before log_eps_coef existed load with their fixed eps."""
+    features = ShowerFeatures("atlas266", cond_dim=1, degree=1, eps_layer=1e-5, eps_cell=1e-3)
+    old = {k: v for k, v in features.state_dict().items() if k != "log_eps_coef"}
+    fresh = ShowerFeatures("atlas266", cond_dim=1, degree=1, eps_layer=1e-5, eps_cell=1e-3)
+    fresh.load_state_dict(old)
+    np.testing.assert_allclose(fresh.eps_cells(torch.zeros(2, 1), 2).numpy(), 1e-3, rtol=1e-6)

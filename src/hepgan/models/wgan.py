@@ -76,11 +76,11 @@ class WGANGP(GANModel):
         return loss, logs
 
     def generator_loss(self, cond, n):
-        return self.adversarial_generator_loss(self.generate(self.sample_latent(n), cond), cond)
+        view = self.critic_view(self.generate(self.sample_latent(n), cond), cond)
+        return self.adversarial_generator_loss(view, cond)
 
-    def adversarial_generator_loss(self, fake, cond):
-        """The critics' (negated) scores of generated samples ``fake``."""
-        view = self.critic_view(fake, cond)
+    def adversarial_generator_loss(self, view, cond):
+        """The critics' (negated) scores of generated samples, given as the critics see them."""
         loss = -self.critics["critic"](view, cond).mean()
         if "summary" in self.critics:
             loss = loss - self.config.summary_critic.loss_weight * self.critics["summary"](self.summary_view(view), cond).mean()
