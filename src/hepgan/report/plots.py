@@ -53,8 +53,9 @@ def validation_curves(records: list[dict], select: str | None, best_step: int | 
     return figure_png(fig)
 
 
-def response_resolution(rows: list[dict], left_out_gev: list[float]) -> bytes:
-    """Mean E_tot/E_inc and its relative width against energy, generated vs reference."""
+def response_resolution(rows: list[dict], marks: dict[float, str]) -> bytes:
+    """Mean E_tot/E_inc and its relative width against energy, generated vs reference; ``marks``
+    ({energy [GeV]: note}) draws a dotted line at energies training saw little or nothing of."""
     plt = _plt()
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
     e = np.array([r["energy_gev"] for r in rows])
@@ -67,8 +68,8 @@ def response_resolution(rows: list[dict], left_out_gev: list[float]) -> bytes:
     for ax in (a, b):
         ax.set_xscale("log")
         ax.set_xlabel("incident energy [GeV]")
-        for x in left_out_gev:
-            ax.axvline(x, color="orange", ls=":", label=f"left out of training ({x:g} GeV)")
+        for x, note in marks.items():
+            ax.axvline(x, color="orange", ls=":", label=f"{note} ({x:g} GeV)")
         ax.legend(fontsize=7)
     a.set_ylabel("<E_tot / E_inc>")
     b.set_ylabel("sigma / mean of E_tot / E_inc")

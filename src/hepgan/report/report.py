@@ -55,7 +55,7 @@ def report(run_dir: str | Path | None = None, *, generated: str | Path | ShowerD
     ref = reference if isinstance(reference, ShowerData) else load_showers(reference, geometry=geometry)
     out = Path(out) if out else Path("report.html")
     page = HtmlReport(f"hepgan report: {gen.source} vs {ref.source}")
-    metrics = _shower_sections(page, gen, ref, geometry, limits, classifier, seed, left_out=[])
+    metrics = _shower_sections(page, gen, ref, geometry, limits, classifier, seed, marks={})
     return _write(page, metrics, out)
 
 
@@ -92,12 +92,12 @@ def _run_report(run_dir: Path, out: Path, limits: dict, classifier: bool, max_sh
     if gen_model.kind == "images":
         metrics = _image_sections(page, gen_model, records, limits, seed, run_dir)
     else:
-        reference, left_out = _held_out_showers(config, max_showers, seed)
+        reference, marks = _held_out_showers(config, max_showers, seed)
         conditions = {"energy": reference.incident_energies[:, 0]}
         conditions.update({k: v[:, 0] if v.shape[1] == 1 else v for k, v in reference.conditions.items()})
         generated = gen_model.generate_showers(conditions, seed=seed)
         generated.source = f"generator (step {gen_model.step})"
-        metrics = _shower_sections(page, generated, reference, gen_model.geometry, limits, classifier, seed, left_out)
+        metrics = _shower_sections(page, generated, reference, gen_model.geometry, limits, classifier, seed, marks)
     metrics["run"] = {"run_dir": str(run_dir), "step": gen_model.step, "family": config.model.family, "best": best}
     return _write(page, metrics, out)
 
@@ -112,9 +112,9 @@ def _best(records: list[dict], config) -> dict | None:
     return {"metric": select, "value": value, "step": step}
 
 
-def _held_out_showers(config, max_showers: int, seed: int) -> tuple[ShowerData, list[float]]:
+def _held_out_showers(config, max_showers: int, seed: int) -> tuple[ShowerData, dict[float, str]]:
     """The run's validation showers plus every shower held out of training (left-out energies,
-    the rest of a scarce energy)."""
+    the rest of a scarce energy), and a note per energy the training saw little or nothing of."""
     from hepgan.train.data import load_shower_source, partition_showers, split_indices
 
     data = load_shower_source(config.data)
@@ -131,7 +131,15 @@ def _held_out_showers(config, max_showers: int, seed: int) -> tuple[ShowerData, 
         keep = np.sort(np.random.default_rng(seed).choice(len(reference), max_showers, replace=False))
         reference = reference.subset(keep)
     reference.source = "held-out reference showers"
-    return reference, list(config.data.exclude_energies_gev)
+    return reference, _training_marks(config.data)
+
+
+def _training_marks(data_config) -> dict[float, str]:
+    """{energy [GeV]: how training treated it} for the energies a reader must judge apart."""
+    marks = {float(e): "left out of training" for e in data_config.exclude_energies_gev}
+    for e, n in data_config.scarce_energies_gev.items():
+        marks[float(e)] = f"only {n} training shower{'s' if n != 1 else ''}"
+    return marks
 
 
 def _check(value, limit, mode="max") -> str:
@@ -144,7 +152,7 @@ def _check(value, limit, mode="max") -> str:
 
 
 def _shower_sections(page: HtmlReport, gen: ShowerData, ref: ShowerData, geometry, limits: dict,
-                     classifier: bool, seed: int, left_out: list[float]) -> dict:
+                     classifier: bool, seed: int, marks: dict[float, str]) -> dict:
     from hepgan.geometry import get_geometry
     from hepgan.metrics.physics.evaluate import evaluate_showers
     from hepgan.metrics.physics.observables import compute_observables
@@ -175,20 +183,26 @@ def _shower_sections(page: HtmlReport, gen: ShowerData, ref: ShowerData, geometr
     page.table(["metric", "value", "uncertainty", "threshold", "verdict"], rows, classes, id="key-numbers")
 
     page.heading("Energy response and resolution")
+
+    def mark(row) -> str:  # how training treated this energy ("" for a fully trained one)
+        e = row["energy_mev"] / 1000.0
+        return next((note for x, note in marks.items() if abs(e - x) < 1e-6 * x), "")
+
     response_rows = [
         {"energy_gev": r["energy_mev"] / 1000.0,
          **{who: {"mean": r[who]["mean"], "mean_err": r[who]["mean_err"], "width": r[who]["rel_width"],
                   "width_err": r[who]["rel_width_err"]} for who in ("generated", "reference")}}
         for r in metrics["response"]
     ]
-    page.figure(plots.response_resolution(response_rows, left_out), "generated vs reference; dotted: left out of training")
+    page.figure(plots.response_resolution(response_rows, marks), "generated vs reference; dotted: energies left out of training or with only a few training showers")
     page.table(
-        ["E [GeV]", "<E/E> ref", "<E/E> gen", "mean ratio", "width ref", "width gen", "width ratio", "verdict"],
+        ["E [GeV]", "<E/E> ref", "<E/E> gen", "mean ratio", "width ref", "width gen", "width ratio", "verdict", "training"],
         [[r["energy_mev"] / 1000.0, r["reference"]["mean"], r["generated"]["mean"], r["ratio"]["mean"],
           r["reference"]["rel_width"], r["generated"]["rel_width"], r["ratio"]["rel_width"],
-          "pass" if abs(r["ratio"]["mean"] - 1) <= limits["response_ratio"] and abs(r["ratio"]["rel_width"] - 1) <= limits["width_ratio"] else "fail"]
+          "pass" if abs(r["ratio"]["mean"] - 1) <= limits["response_ratio"] and abs(r["ratio"]["rel_width"] - 1) <= limits["width_ratio"] else "fail",
+          mark(r)]
          for r in metrics["response"]],
-        ["left-out" if any(abs(r["energy_mev"] / 1000.0 - e) < 1e-6 * e for e in left_out) else "" for r in metrics["response"]],
+        ["left-out" if mark(r) else "" for r in metrics["response"]],
         id="response",
     )
 
