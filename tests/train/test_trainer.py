@@ -126,6 +126,36 @@ def test_nan_losses_restore_the_last_good_state_with_a_lower_learning_rate(tmp_p
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
 
 
+def test_learning_rates_anneal_linearly_to_zero_and_resume_on_schedule(tmp_path, shower_file):
+    """lr_decay_from 0.5 of 8 steps: full rates for updates 0-3, then 4/4, 3/4, 2/4, 1/4 of them."""
+    class Record(Callback):
+        def __init__(self):
+            self.lrs = []
+
+        def on_step_end(self, trainer, step, logs):
+            self.lrs.append((trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]))
+
+    config = load_train_config(shower_config(tmp_path / "a", shower_file, schedule={"steps": 8, "lr_decay_from": 0.5}))
+    record = Record()
+    straight = Trainer(config, callbacks=[record])
+    straight.fit()
+    factors = [1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    assert [g for g, _ in record.lrs] == pytest.approx([config.optim.lr_g * f for f in factors])
+    assert [d for _, d in record.lrs] == pytest.approx([config.optim.lr_d * f for f in factors])
+
+    class StopAt(Callback):
+        def on_step_end(self, trainer, step, logs):
+            if step == 5:
+                raise KeyboardInterrupt
+
+    config_b = load_train_config(shower_config(tmp_path / "b", shower_file, schedule={"steps": 8, "lr_decay_from": 0.5}))
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(config_b, callbacks=[StopAt()]).fit()
+    resumed = Trainer(config_b)
+    resumed.fit(resume=True)  # the annealing follows the step, not the process: same weights as straight through
+    _assert_same(_params(straight), _params(resumed))
+
+
 def test_nan_policy_stop_gives_a_clear_error_and_no_poisoned_checkpoint(tmp_path, shower_file):
     class Poison(Callback):
         def on_step_end(self, trainer, step, logs):
@@ -246,8 +276,9 @@ def test_scarce_energy_trains_on_its_first_showers_and_holds_out_the_rest(tmp_pa
     assert len(data.train) == 120 + 120 + 10
     used, held_out = partition_showers(read_showers(shower_file), config.data)
     assert held_out.sum() == 110 and not (used & held_out).any()
-    reference, _ = _held_out_showers(config, 10_000, 0)
+    reference, marks = _held_out_showers(config, 10_000, 0)
     assert len(reference) == 110 and np.allclose(reference.incident_energies, 32_000.0)
+    assert marks == {32.0: "only 10 training showers"}  # the report flags the scarce energy
     bad = load_train_config(shower_config(tmp_path / "run2", shower_file, data={"scarce_energies_gev": {50: 10}}))
     with pytest.raises(ConfigError, match="no showers at 50 GeV"):
         prepare_data(bad)

@@ -188,6 +188,8 @@ class Trainer:
 
     def _train_step(self) -> dict[str, float]:
         sched = self.config.schedule
+        if sched.lr_decay_from is not None:
+            self._apply_lr()
         self.model.train()
         logs: dict[str, float] = {}
         chunk = []
@@ -229,9 +231,22 @@ class Trainer:
 
     def _set_lr_scale(self, scale: float) -> None:
         self.lr_scale = scale
+        self._apply_lr()
+
+    def _apply_lr(self) -> None:
+        """Learning rates = configured x NaN-recovery scale x annealing factor at this step."""
+        factor = self.lr_scale * self._annealing()
         for opt, lr in ((self.opt_g, self.config.optim.lr_g), (self.opt_d, self.config.optim.lr_d)):
             for group in opt.param_groups:
-                group["lr"] = lr * scale
+                group["lr"] = lr * factor
+
+    def _annealing(self) -> float:
+        """1 until ``lr_decay_from`` x steps, then linear to 0 at ``steps`` (the last update gets 1/span)."""
+        sched = self.config.schedule
+        if sched.lr_decay_from is None:
+            return 1.0
+        start = sched.lr_decay_from * sched.steps
+        return 1.0 if self.step < start else max(0.0, (sched.steps - self.step) / (sched.steps - start))
 
     def _finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
