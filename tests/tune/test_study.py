@@ -71,3 +71,18 @@ def test_study_file_mistakes_name_the_line(tmp_path, shower_file):
     path.write_text(text.replace("model.critic:", "model.critc:"))
     with pytest.raises(ConfigError, match=r"configs.1.set.model.critc: unknown training-config field"):
         load_study(path)
+
+
+def test_runs_table_names_the_objective_apart_from_the_metric_of_the_same_name(tmp_path):
+    """A study's objective is the best value over the run, its metric column the final one: two
+    columns, two names, so the CSV reads back without one hiding the other."""
+    from hepgan.tune.table import write_trials_table
+
+    rows = [{"trial": 0, "state": "COMPLETE", "objective": 9.1, "params": {"config": "a", "seed": 1},
+             "metrics": {"inception_score": 8.9, "fid": 20.0}, "wall_s": 1.0, "steps": 10, "run_dir": "r", "note": ""}]
+    write_trials_table(rows, tmp_path, "t", "inception_score", "maximize", with_metrics=True, stem="runs")
+    with (tmp_path / "runs.csv").open() as f:
+        header = next(csv.reader(f))
+    assert len(header) == len(set(header))
+    (row,) = csv.DictReader((tmp_path / "runs.csv").open())
+    assert row["inception_score (objective)"] == "9.1" and row["inception_score"] == "8.9"

@@ -93,6 +93,8 @@ def write_trials_table(rows: list[dict], out_dir: Path, title: str, objective: s
     params = _column_order(rows, "params")
     metrics = _column_order(rows, "metrics") if with_metrics else []
     objective_col = objective or "value (wall_s)"
+    if objective_col in metrics:  # the objective (often the best over the run) is not the final metric
+        objective_col = f"{objective} (objective)"
     header = ["trial", "state", objective_col, *params, *metrics, "wall_s", "steps", "run_dir", "note"]
     table = [[r["trial"], r["state"], r["objective"], *(r["params"].get(p) for p in params),
               *(r["metrics"].get(m) for m in metrics), r["wall_s"], r["steps"], r["run_dir"], r["note"]] for r in rows]
