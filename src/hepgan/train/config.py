@@ -81,7 +81,8 @@ class ScheduleConfig(_Strict):
     gen_conditions: Literal["dataset", "chunk", "last"] = "dataset"
     ema_decay: float | None = Field(None, gt=0.0, lt=1.0)
     lr_decay_from: float | None = Field(None, gt=0.0, lt=1.0, description="from this fraction of `steps` on, both "
-                                        "learning rates fall linearly to zero at `steps` (annealing)")
+                                        "learning rates fall linearly to zero at `steps` (annealing; "
+                                        "a run that time_limit_s stops early never reaches the low rates)")
     time_limit_s: float | None = Field(None, gt=0.0, description="stop (and checkpoint) once training has run this "
                                                                    "long, even before `steps`")
 
