@@ -108,6 +108,27 @@ def test_mbl_assigns_labels_by_mahalanobis_distance(tmp_path, mnist_dir):
     assert counts[0] < counts[1:].min()  # the over-produced class is asked for least
 
 
+def test_matching_aware_critic_calls_real_images_under_wrong_labels_fake(tmp_path, mnist_dir):
+    """mismatch_weight: a third critic pass on the real images, every label moved to another class,
+    scored as fake; and the generator is judged under the labels it was asked for, even in CGAN-MBL
+    (whose critic learns fakes under the labels they look like)."""
+    config = load_train_config(image_config(tmp_path / "run", mnist_dir, "cgan_mbl", MLP_G, MLP_D,
+                                            model={"mbl_features": 8, "mismatch_weight": 1.0}))
+    trainer = Trainer(config)
+    model = trainer.model
+    seen = []
+    model.critics["critic"].register_forward_hook(lambda module, args, out: seen.append(args[1].argmax(1).clone()))
+    model.assign_labels = lambda images: torch.full((len(images),), 7)  # what the fakes "look like"
+    real, cond = trainer.data.train.x[:64], trainer.data.train.cond[:64]
+    _, logs = model.critic_loss(real, cond)
+    truth = cond.argmax(1)
+    assert len(seen) == 3 and torch.equal(seen[0], truth) and torch.equal(seen[1], torch.full((64,), 7))
+    assert (seen[2] != truth).all() and len(seen[2].unique()) > 1 and "d_wrong" in logs
+    requested = torch.nn.functional.one_hot(torch.full((64,), 3), 10).float()
+    model.generator_loss(requested, 64)
+    assert torch.equal(seen[-1], torch.full((64,), 3))
+
+
 def test_virtual_batch_norm_uses_a_fixed_reference_batch_refreshed_each_update(tmp_path, mnist_dir):
     vbn_g = "DENSE|392|LINEAR, VBN, ACT|RELU, RESHAPE|8|7|7, UPSAMPLE|4, CONV|1|3|3|1|1|1|1|TANH"
     vbn_d = "CONV|8|3|3|2|2|1|1|LINEAR, VBN, LEAKYRELU|0.2, DENSE|1|SIGMOID"

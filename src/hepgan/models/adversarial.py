@@ -10,7 +10,7 @@ import torch
 
 from hepgan.errors import ConfigError
 from hepgan.models.base import GANModel, _value
-from hepgan.models.losses import bce_critic_loss, non_saturating_generator_loss
+from hepgan.models.losses import bce_critic_loss, bce_fake_loss, non_saturating_generator_loss
 
 
 class VanillaGAN(GANModel):
@@ -30,18 +30,31 @@ class VanillaGAN(GANModel):
         real_prob = critic(self.critic_input(real), cond)
         fake_prob = critic(self.critic_input(fake), self.fake_conditions(fake, cond))
         loss = bce_critic_loss(real_prob, fake_prob, 1.0 - self.config.label_smoothing)
-        return loss, {"loss_d": _value(loss), "d_real": _value(real_prob.mean()), "d_fake": _value(fake_prob.mean())}
+        logs = {"d_real": _value(real_prob.mean()), "d_fake": _value(fake_prob.mean())}
+        if self.config.mismatch_weight > 0 and cond is not None:
+            wrong_prob = critic(self.critic_input(real), _wrong_labels(cond))
+            loss = loss + self.config.mismatch_weight * bce_fake_loss(wrong_prob)
+            logs["d_wrong"] = _value(wrong_prob.mean())
+        return loss, {"loss_d": _value(loss), **logs}
 
     def generator_loss(self, cond, n):
         self.refresh_references()
         fake = self.generate(self.sample_latent(n), cond)
-        prob = self.critics["critic"](self.critic_input(fake), self.fake_conditions(fake, cond))
+        # judged under the labels it was asked for (CGAN-MBL's critic learns fakes under others)
+        prob = self.critics["critic"](self.critic_input(fake), cond)
         loss = non_saturating_generator_loss(prob)
         return loss, {"loss_g": _value(loss)}
 
     def fake_conditions(self, fake: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor | None:
         """Conditions the critic sees with a generated sample: by default those it was made with."""
         return cond
+
+
+def _wrong_labels(cond: torch.Tensor) -> torch.Tensor:
+    """One-hot labels, each moved to a different class at random."""
+    k = cond.shape[1]
+    shift = torch.randint(1, k, (cond.shape[0],), device=cond.device)
+    return torch.nn.functional.one_hot((cond.argmax(dim=1) + shift) % k, k).to(cond.dtype)
 
 
 class DCGAN(VanillaGAN):

@@ -91,6 +91,8 @@ class ModelConfig(_Strict):
     noise_injection: float = Field(0.0, ge=0.0, description="std of noise added to generator inputs (layers)")
     init: Literal["default", "glorot"] = "default"
     mbl_features: int = Field(20, ge=2, description="CGAN-MBL: PCA features for Mahalanobis label assignment")
+    mismatch_weight: float = Field(0.0, ge=0.0, description="gan/cgan families with labels: real images under a "
+                                   "wrong label also count as fakes (matching-aware critic), with this weight")
 
     _layouts_parse = field_validator("generator", "critic")(classmethod(lambda cls, v: _check_layout(v)))
 

@@ -15,6 +15,11 @@ def bce_critic_loss(real_prob: torch.Tensor, fake_prob: torch.Tensor, real_label
     return real + fake
 
 
+def bce_fake_loss(prob: torch.Tensor) -> torch.Tensor:
+    """Discriminator cross-entropy for samples that must be called fake."""
+    return F.binary_cross_entropy(prob.clamp(EPS, 1 - EPS), torch.zeros_like(prob))
+
+
 def non_saturating_generator_loss(fake_prob: torch.Tensor) -> torch.Tensor:
     """-log D(G(z)): the generator loss that does not vanish when D wins early."""
     return -torch.log(fake_prob.clamp(EPS, 1.0)).mean()
