@@ -129,6 +129,12 @@ def test_matching_aware_critic_calls_real_images_under_wrong_labels_fake(tmp_pat
     assert torch.equal(seen[-1], torch.full((64,), 3))
 
 
+def test_mismatch_weight_needs_class_labels():
+    config = ModelConfig(family="cgan", generator=MLP_G, critic=MLP_D, mismatch_weight=1.0)
+    with pytest.raises(ConfigError, match="mismatch_weight.*class labels"):
+        build_model(config, (1, 28, 28), cond_dim=1)
+
+
 def test_virtual_batch_norm_uses_a_fixed_reference_batch_refreshed_each_update(tmp_path, mnist_dir):
     vbn_g = "DENSE|392|LINEAR, VBN, ACT|RELU, RESHAPE|8|7|7, UPSAMPLE|4, CONV|1|3|3|1|1|1|1|TANH"
     vbn_d = "CONV|8|3|3|2|2|1|1|LINEAR, VBN, LEAKYRELU|0.2, DENSE|1|SIGMOID"

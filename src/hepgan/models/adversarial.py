@@ -18,6 +18,12 @@ class VanillaGAN(GANModel):
 
     family = "gan"
 
+    def __init__(self, config, sample_shape, cond_dim, geometry=None):
+        super().__init__(config, sample_shape, cond_dim, geometry)
+        if config.mismatch_weight > 0 and (geometry is not None or cond_dim < 2):
+            raise ConfigError("model.mismatch_weight: moving a label to a wrong class needs class labels "
+                              "(conditional image data); these conditions are not classes")
+
     def fit_data(self, x, cond):
         self.set_reference_data(x, cond)
 

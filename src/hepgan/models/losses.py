@@ -11,8 +11,7 @@ EPS = 1e-7
 def bce_critic_loss(real_prob: torch.Tensor, fake_prob: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
     """Discriminator cross-entropy on probabilities; ``real_label`` < 1 is one-sided label smoothing."""
     real = F.binary_cross_entropy(real_prob.clamp(EPS, 1 - EPS), torch.full_like(real_prob, real_label))
-    fake = F.binary_cross_entropy(fake_prob.clamp(EPS, 1 - EPS), torch.zeros_like(fake_prob))
-    return real + fake
+    return real + bce_fake_loss(fake_prob)
 
 
 def bce_fake_loss(prob: torch.Tensor) -> torch.Tensor:
