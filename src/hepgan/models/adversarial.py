@@ -81,9 +81,12 @@ class CGANMBL(CGAN):
 
     Real images define class centres and a shared covariance in a PCA feature space. Each
     generated image is labelled by its nearest centre in Mahalanobis distance; the discriminator
-    judges generated images under those labels (what they look like, not what was asked for), and
+    learns generated images under those labels (what they look like, not what was asked for), and
     the generator is asked more often for the classes it produces least (a running histogram of
-    assigned labels), which counters mode collapse onto a few classes.
+    assigned labels), which counters mode collapse onto a few classes. The generator's own loss
+    judges its images under the labels it was asked for; only with ``mismatch_weight`` > 0 (real
+    images under wrong labels are fakes too) does the critic penalise a wrong class, so without it
+    the generator ignores its labels (label accuracy 0.10 on MNIST, 0.93 with it).
     """
 
     family = "cgan_mbl"
