@@ -75,6 +75,8 @@ class ProjectionConfig(_Strict):
     loss: Literal["hinge", "bce"] = Field("hinge", description="adversarial loss on the critic's logits")
     aux_weight: float = Field(0.0, ge=0.0, description="weight of the auxiliary classifier's cross-entropy "
                                                        "(AC-GAN); 0: projection only")
+    spectral_norm: bool = Field(False, description="spectral normalisation (Miyato et al. 2018) of every weight "
+                                                   "in the critic: bounds its Lipschitz constant without a penalty")
 
 
 class ModelConfig(_Strict):

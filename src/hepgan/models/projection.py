@@ -32,7 +32,7 @@ from hepgan.nn import build_network, parse_layout, resolve_layout
 class ProjectionCritic(nn.Module):
     """phi (a layout-built body) + projection head + optional auxiliary classifier head."""
 
-    def __init__(self, body, n_classes: int, aux: bool):
+    def __init__(self, body, n_classes: int, aux: bool, spectral_norm: bool = False):
         super().__init__()
         self.net = body
         n_features = int(torch.tensor(body.output_shape).prod())
@@ -40,6 +40,8 @@ class ProjectionCritic(nn.Module):
         self.embed = nn.Linear(n_classes, n_features, bias=False)  # one row per class, from one-hot labels
         nn.init.normal_(self.embed.weight, std=1.0 / n_features ** 0.5)
         self.classifier = nn.Linear(n_features, n_classes) if aux else None
+        if spectral_norm:
+            _spectral_normalise(self)
 
     @property
     def layout(self) -> str:
@@ -60,6 +62,20 @@ class ProjectionCritic(nn.Module):
         return self.scores(x, cond)[0]
 
 
+def _spectral_normalise(module: nn.Module) -> None:
+    """Divide every convolution's and dense layer's weight by its largest singular value (one power
+    iteration per training forward pass). The auxiliary classifier is left alone: it is trained to
+    classify, not to score, and a bounded classifier only learns more slowly."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    skip = {id(module.classifier)} if module.classifier is not None else set()
+    for layer in list(module.modules()):
+        if id(layer) in skip:
+            continue
+        if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            spectral_norm(layer)
+
+
 class ProjectionCGAN(GANModel):
     """Class-conditional GAN with a projection critic (see the module docstring)."""
 
@@ -74,7 +90,8 @@ class ProjectionCGAN(GANModel):
             raise ConfigError("model.critic: family cgan_proj projects the labels onto the critic's features; "
                               "its layout is the unconditional body (no CONCAT)")
         body = build_network(text, tuple(input_shape), init=self.config.init)
-        return ProjectionCritic(body, self.cond_dim, self.config.projection.aux_weight > 0)
+        options = self.config.projection
+        return ProjectionCritic(body, self.cond_dim, options.aux_weight > 0, options.spectral_norm)
 
     def critic_loss(self, real, cond):
         n = real.shape[0]
