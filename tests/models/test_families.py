@@ -135,6 +135,24 @@ def test_mismatch_weight_needs_class_labels():
         build_model(config, (1, 28, 28), cond_dim=1)
 
 
+@pytest.mark.parametrize("family, option", [
+    ("cgan_proj", {"mismatch_weight": 1.0}),
+    ("cwgan_gp", {"mismatch_weight": 1.0}),
+    ("cgan", {"projection": {"spectral_norm": True}}),
+    ("cgan", {"calo": {"cell_noise": 0.1}}),
+    ("cgan", {"mbl_features": 8}),
+])
+def test_an_option_the_family_would_ignore_is_refused(family, option):
+    name = next(iter(option))
+    with pytest.raises(ConfigError, match=rf"model\.{name} is read only by the families .*'{family}' would ignore it"):
+        build_model(ModelConfig(family=family, generator=MLP_G, critic=MLP_D, **option), (1, 28, 28), cond_dim=10)
+    # the families that read it accept it; defaults never trip the check (saved run configs list them)
+    build_model(ModelConfig(family="cgan_mbl", generator=MLP_G, critic=MLP_D, mismatch_weight=1.0, mbl_features=8),
+                (1, 28, 28), cond_dim=10)
+    build_model(ModelConfig(family=family, generator=MLP_G, critic=MLP_D,
+                            **{name: ModelConfig.model_fields[name].default}), (1, 28, 28), cond_dim=10)
+
+
 def test_virtual_batch_norm_uses_a_fixed_reference_batch_refreshed_each_update(tmp_path, mnist_dir):
     vbn_g = "DENSE|392|LINEAR, VBN, ACT|RELU, RESHAPE|8|7|7, UPSAMPLE|4, CONV|1|3|3|1|1|1|1|TANH"
     vbn_d = "CONV|8|3|3|2|2|1|1|LINEAR, VBN, LEAKYRELU|0.2, DENSE|1|SIGMOID"

@@ -14,6 +14,15 @@ _FAMILIES: dict[str, type[GANModel]] = {
 }
 
 
+# Options that only some families read: set on another family, they would be silently ignored.
+_FAMILY_OPTIONS: dict[str, tuple[type[GANModel], ...]] = {
+    "mismatch_weight": (VanillaGAN,),  # and its subclasses: dcgan, cgan, cgan_mbl
+    "mbl_features": (CGANMBL,),
+    "projection": (ProjectionCGAN,),
+    "calo": (CaloWGAN,),
+}
+
+
 def list_families() -> list[str]:
     return sorted(_FAMILIES)
 
@@ -30,7 +39,13 @@ def build_model(config, sample_shape, cond_dim: int, geometry: str | None = None
     """The GAN of ``config.family`` for samples of ``sample_shape`` with ``cond_dim`` conditions."""
     if config.family not in _FAMILIES:
         raise ConfigError(unknown_name_error("model family", config.family, list(_FAMILIES)))
-    return _FAMILIES[config.family](config, sample_shape, cond_dim, geometry)
+    cls = _FAMILIES[config.family]
+    for option, readers in _FAMILY_OPTIONS.items():
+        if getattr(config, option) != type(config).model_fields[option].default and not issubclass(cls, readers):
+            users = sorted(f for f, c in _FAMILIES.items() if issubclass(c, readers))
+            raise ConfigError(f"model.{option} is read only by the families {', '.join(users)}; family "
+                              f"{config.family!r} would ignore it (remove it, or change model.family)")
+    return cls(config, sample_shape, cond_dim, geometry)
 
 
 __all__ = ["GANModel", "build_model", "list_families", "register_family"]
