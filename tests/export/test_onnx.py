@@ -41,14 +41,15 @@ def test_mlp_shower_generator_runs_in_onnxruntime_like_torch(tmp_path, fixed_inp
         _close(showers, reference_forward(gen, z, conditions))
 
 
-def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, shower_file, fixed_inputs):
+@pytest.mark.parametrize("calo", [{}, {"cell_noise": 0.2}], ids=["plain", "cell-noise"])
+def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, shower_file, fixed_inputs, calo):
     from hepgan.train import Trainer, load_train_config
     from hepgan.train.generator import TrainedGenerator
     from tests.helpers import shower_config
     from tests.models.test_calo import CALO_MODEL
 
     conditions = ["energy", "impact_eta", "alignment", "impact_offset"]
-    Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, model=CALO_MODEL,
+    Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, model={**CALO_MODEL, "calo": calo},
                                             data={"conditions": conditions}, schedule={"steps": 2}))).fit()
     gen = TrainedGenerator.from_run(tmp_path / "run")
     result = export_onnx(gen, tmp_path / "g.onnx")

@@ -272,3 +272,33 @@ def test_features_saved_before_the_adaptive_floor_still_load():
     fresh = ShowerFeatures("atlas266", cond_dim=1, degree=1, eps_layer=1e-5, eps_cell=1e-3)
     fresh.load_state_dict(old)
     np.testing.assert_allclose(fresh.eps_cells(torch.zeros(2, 1), 2).numpy(), 1e-3, rtol=1e-6)
+
+
+def test_cell_noise_moves_cells_within_their_layer_and_learns_its_scale(tmp_path, shower_file):
+    """calo.cell_noise: the latent ends with one value per cell, added to that cell's feature with a
+    learned scale; the response and the layer split (the summaries) do not depend on it."""
+    model = {**CALO_MODEL, "calo": {"cell_noise": 0.2, "gaussian_path": "summaries"}}
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model=model,
+                                             schedule={"steps": 3, "batch_size": 32}))
+    trainer = Trainer(config)
+    gen, n_cells = trainer.model.generator, 266
+    assert trainer.model.latent_dim == 8 + (1 + 4) + n_cells
+    assert torch.equal(gen.noise_scale.detach(), torch.full((n_cells,), 0.2))
+    cond = trainer.data.train.cond[:64]
+    torch.manual_seed(0)
+    z = torch.randn(64, trainer.model.latent_dim)
+    other = z.clone()
+    other[:, -n_cells:] = torch.randn(64, n_cells)
+    with torch.no_grad():
+        a, b = gen(z, cond), gen(other, cond)
+    layers = gen.features.layer_matrix
+    torch.testing.assert_close(a @ layers, b @ layers, rtol=1e-4, atol=1e-7)  # same layer energies
+    assert not torch.allclose(a, b)  # but another arrangement of the cells
+    loss, _ = trainer.model.generator_loss(cond, 64)
+    (grad,) = torch.autograd.grad(loss, gen.noise_scale)
+    assert grad.abs().sum() > 0
+    plain = build_model(ModelConfig(**{**CALO_MODEL, "calo": {"gaussian_path": "summaries"}}), (n_cells,), 1,
+                        geometry="atlas266")
+    assert plain.latent_dim == 8 + 5 and plain.generator.noise_scale is None
+    trainer.fit()  # trains, checkpoints and reloads with the extra parameter
+    assert trainer.step == 3

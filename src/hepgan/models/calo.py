@@ -341,20 +341,33 @@ class StructuredGenerator(nn.Module):
     correlations, at every energy, and the body learns what is not Gaussian. (For the cell
     features a Gaussian in ln(fraction) is a poor start: its upper tail puts far too much energy
     in outer cells.)
+
+    With cell noise (``cell_noise`` > 0) the latent ends with one more value per cell, added to
+    that cell's feature with a learned per-cell scale: independent cell-to-cell fluctuations
+    (the bumps of a strip profile that make E_ratio) that a dense body fed by a few dozen latent
+    values renders too smooth. The latent is [body's (with the Gaussian path's last), cell noise].
     """
 
-    def __init__(self, body: nn.Module, features: ShowerFeatures, gaussian_dim: int):
+    def __init__(self, body: nn.Module, features: ShowerFeatures, gaussian_dim: int, cell_noise: float = 0.0):
         super().__init__()
         self.body = body
         self.features = features
         self.gaussian_dim = gaussian_dim
         self.gaussian = nn.Parameter(torch.zeros(gaussian_dim, gaussian_dim)) if gaussian_dim else None
+        n_noise = features.n_cells if cell_noise > 0 else 0
+        self.noise_dim = n_noise
+        self.noise_scale = nn.Parameter(torch.full((n_noise,), float(cell_noise))) if n_noise else None
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.noise_scale is not None:
+            z, noise = z[:, : -self.noise_dim], z[:, -self.noise_dim :]
         v = self.body(z, cond)
         if self.gaussian is not None:
             k = self.gaussian_dim
             v = torch.cat([v[:, :k] + z[:, -k:] @ self.gaussian.T, v[:, k:]], dim=1)
+        if self.noise_scale is not None:
+            n_summary = self.features.n_summary
+            v = torch.cat([v[:, :n_summary], v[:, n_summary:] + noise * self.noise_scale], dim=1)
         return self.features.cells(v, cond)
 
     def fit_gaussian(self, x: torch.Tensor, cond: torch.Tensor | None) -> None:
@@ -392,10 +405,11 @@ class CaloWGAN(WGANGP):
         features = ShowerFeatures(geometry, cond_dim, opts.degree, opts.eps_layer, opts.eps_cell, opts.empty_below,
                                   opts.eps_cell_ratio)
         gaussian_dim = {"none": 0, "summaries": features.n_summary, "all": features.dim}[opts.gaussian_path]
-        self.latent_dim = config.latent_dim + gaussian_dim
-        body = self._build(config.generator, (self.latent_dim,), (features.dim,), "generator")
+        body_latent = config.latent_dim + gaussian_dim
+        body = self._build(config.generator, (body_latent,), (features.dim,), "generator")
         self._scale_last_layer(body, opts.head_init_scale)
-        self.generator = StructuredGenerator(body, features, gaussian_dim)
+        self.generator = StructuredGenerator(body, features, gaussian_dim, opts.cell_noise)
+        self.latent_dim = body_latent + self.generator.noise_dim
         self.shapes = ShapeSummaries(geometry, cond_dim, opts.degree) if opts.shape_summaries else None
         n_shapes = self.shapes.dim if self.shapes is not None else 0
         self.critics = nn.ModuleDict({"critic": self._build(config.critic, (features.dim + n_shapes,), (1,), "critic")})

@@ -58,6 +58,9 @@ class CaloConfig(_Strict):
     moment_weight: float = Field(0.0, ge=0.0, description="weight of a generator penalty pulling each standardised "
                                                         "summary's batch mean to 0 and width to 1 (their value in "
                                                         "the data at every condition)")
+    cell_noise: float = Field(0.0, ge=0.0, description="initial scale of per-cell noise with a learned scale, added "
+                                                     "to the generated cell features (the latent grows by the "
+                                                     "cell count); 0: none")
     gaussian_path: Literal["none", "summaries", "all"] = Field(
         "summaries", description="a linear noise-to-output path for these features, initialised to the data's "
                                  "covariance (the latent grows by their count)")
