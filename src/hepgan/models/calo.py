@@ -344,8 +344,9 @@ class StructuredGenerator(nn.Module):
 
     With cell noise (``cell_noise`` > 0) the latent ends with one more value per cell, added to
     that cell's feature with a learned per-cell scale: independent cell-to-cell fluctuations
-    (the bumps of a strip profile that make E_ratio) that a dense body fed by a few dozen latent
-    values renders too smooth. The latent is [body's (with the Gaussian path's last), cell noise].
+    (the bumps of a strip profile), which a dense body fed by a few dozen latent values can only
+    make as correlated patterns. In the quickstart budget it changed nothing beyond seed noise
+    (docs/flagship.md). The latent is [body's (with the Gaussian path's last), cell noise].
     """
 
     def __init__(self, body: nn.Module, features: ShowerFeatures, gaussian_dim: int, cell_noise: float = 0.0):

@@ -16,6 +16,8 @@ into rewarding easy-to-classify fakes that do not look real).
 
 Losses on the critic's logits: hinge (default; D: relu(1 - D(real)) + relu(1 + D(fake)),
 G: -D(fake)) or the non-saturating cross-entropy of the seed's GANs (``projection.loss: bce``).
+With ``projection.spectral_norm`` every scoring weight of the critic is spectrally normalised
+(Miyato et al. 2018): on MNIST it halved the FID and raised recall (docs/images.md).
 """
 
 from __future__ import annotations
@@ -64,8 +66,9 @@ class ProjectionCritic(nn.Module):
 
 def _spectral_normalise(module: nn.Module) -> None:
     """Divide every convolution's and dense layer's weight by its largest singular value (one power
-    iteration per training forward pass). The auxiliary classifier is left alone: it is trained to
-    classify, not to score, and a bounded classifier only learns more slowly."""
+    iteration per training forward pass). The auxiliary classifier is left alone: it classifies
+    real images and takes no part in scoring real against generated, so the bound that keeps the
+    critic's gradient informative has no job there."""
     from torch.nn.utils.parametrizations import spectral_norm
 
     skip = {id(module.classifier)} if module.classifier is not None else set()
