@@ -300,5 +300,7 @@ def test_cell_noise_moves_cells_within_their_layer_and_learns_its_scale(tmp_path
     plain = build_model(ModelConfig(**{**CALO_MODEL, "calo": {"gaussian_path": "summaries"}}), (n_cells,), 1,
                         geometry="atlas266")
     assert plain.latent_dim == 8 + 5 and plain.generator.noise_scale is None
-    trainer.fit()  # trains, checkpoints and reloads with the extra parameter
-    assert trainer.step == 3
+    trainer.fit()
+    reloaded = TrainedGenerator.from_run(tmp_path / "run")  # the checkpoint carries the learned scales
+    assert reloaded.latent_dim == trainer.model.latent_dim
+    assert reloaded.generate({"energy": np.full(4, 10_000.0), "impact_eta": np.zeros(4)}).shape == (4, n_cells)
