@@ -84,7 +84,7 @@ def test_report_of_a_training_run_marks_the_left_out_energy(tmp_path, shower_fil
     assert metrics["run"]["family"] == "cwgan_gp" and metrics["run"]["best"]["metric"] == "response_error"
     energies = [round(r["energy_mev"] / 1000) for r in metrics["response"]]
     assert 8 in energies  # the held-out comparison includes the energy left out of training
-    assert '<tr class="left-out">' in html
+    assert '<tr class="little-training">' in html
     assert "<td>left out of training</td></tr>" in html  # the response table says why the row is marked
 
 

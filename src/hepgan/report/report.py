@@ -3,7 +3,7 @@
 For a training run the page shows the loss curves, the validation metric that picked the best
 checkpoint, and the best generator against held-out reference showers (the validation split plus
 every shower at an energy left out of training): key numbers with pass/fail against thresholds,
-response and resolution against energy with the left-out energies marked, overlaid histograms of
+response and resolution against energy with the left-out and scarce energies marked, overlaid histograms of
 the observables with ratio panels per energy, and average showers per layer. For image runs it
 shows sample grids per class and over training (the trainer's saved samples), the image metrics
 (IS, FID with the real-vs-real floor, label accuracy overall and per class, PRD, PRDC), the class
@@ -202,7 +202,7 @@ def _shower_sections(page: HtmlReport, gen: ShowerData, ref: ShowerData, geometr
           "pass" if abs(r["ratio"]["mean"] - 1) <= limits["response_ratio"] and abs(r["ratio"]["rel_width"] - 1) <= limits["width_ratio"] else "fail",
           mark(r)]
          for r in metrics["response"]],
-        ["left-out" if mark(r) else "" for r in metrics["response"]],
+        ["little-training" if mark(r) else "" for r in metrics["response"]],
         id="response",
     )
 
