@@ -9,7 +9,15 @@ from hepgan.data.hdf5 import read_showers
 from hepgan.errors import ConfigError
 from hepgan.geometry import get_geometry
 from hepgan.models import build_model
-from hepgan.models.calo import ConditionalStandardiser, ShapeSummaries, ShowerFeatures, feature_dim
+from hepgan.models.calo import (
+    ConditionalStandardiser,
+    LinearShares,
+    ShapeSummaries,
+    ShowerFeatures,
+    StripEratio,
+    feature_dim,
+    summary_moments,
+)
 from hepgan.models.config import ModelConfig
 from hepgan.train import Trainer, load_train_config
 from hepgan.train.generator import TrainedGenerator
@@ -140,6 +148,39 @@ def test_shape_summaries_reach_both_critics(tmp_path, shower_file):
     trainer.fit()
 
 
+def test_linear_shares_are_each_cells_share_of_its_layer():
+    shares = LinearShares("atlas266", cond_dim=1, degree=0)
+    g = get_geometry("atlas266")
+    middle, back = g.layer_slices[2], g.layer_slices[3]
+    x = torch.zeros(2, g.n_cells)
+    x[:, middle.start] = 0.3
+    x[:, middle.start + 1] = 0.1
+    x[0, back.start] = 0.2
+    raw = shares.raw(x)
+    np.testing.assert_allclose(raw[0, middle.start : middle.start + 2], [0.75, 0.25])
+    assert raw[0, back.start] == pytest.approx(1.0)
+    assert torch.equal(raw[1, back], torch.zeros(back.stop - back.start))  # an empty layer: no NaN
+    assert float(raw.sum()) == pytest.approx(3.0)  # every non-empty layer adds up to 1
+
+
+def test_linear_shares_reach_the_main_critic_only(tmp_path, shower_file):
+    model = {**CALO_MODEL, "calo": {"shape_summaries": True, "linear_shares": True}}
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model=model,
+                                             schedule={"steps": 2, "batch_size": 32}))
+    trainer = Trainer(config)
+    x, cond = trainer.data.train.x[:64], trainer.data.train.cond[:64]
+    view = trainer.model.critic_view(x, cond)
+    assert view.shape == (64, 271 + 28 + 266)
+    summary = trainer.model.summary_view(view)
+    torch.testing.assert_close(summary[:, 5:], view[:, 271 : 271 + 28])  # the shape summaries, not the shares
+    linear = view[:, 271 + 28 :]
+    torch.testing.assert_close(linear, trainer.model.linear_shares(x, cond))
+    assert abs(float(linear.mean())) < 0.3  # standardised on the training data
+    trainer.fit()
+    assert TrainedGenerator.from_run(tmp_path / "run").generate(
+        {"energy": np.full(4, 10_000.0), "impact_eta": np.zeros(4)}).shape == (4, 266)
+
+
 def test_head_is_smooth_in_its_inputs():
     """A tiny change of the network's output never moves a layer's energy into one cell."""
     features = ShowerFeatures("atlas266", cond_dim=1, degree=0, eps_layer=1e-4, eps_cell=1e-5, empty_below=3.0)
@@ -263,6 +304,67 @@ def test_moment_penalty_pulls_the_generated_summaries_to_unit_width(tmp_path, sh
     trainer.model.config.calo.moment_weight = 1.0
     trainer.fit()
     assert "moment" in (tmp_path / "run/metrics.jsonl").read_text()
+
+
+def test_grouped_moments_see_widths_that_cancel_over_the_energies():
+    """Too narrow at low energy and too wide at high energy: pooled, the batch's width is about 1;
+    within groups of similar energy it is not."""
+    torch.manual_seed(0)
+    cond = torch.linspace(-1.0, 1.0, 256)[:, None]
+    z = torch.randn(256, 3) * torch.where(cond < 0, 0.6, 1.3)
+    pooled, grouped = summary_moments(z, cond, groups=1), summary_moments(z, cond, groups=8)
+    assert float(pooled) < 0.02 and float(grouped) > 0.1
+    shuffled = torch.randperm(256)  # the groups follow the energy, not the batch order
+    assert float(summary_moments(z[shuffled], cond[shuffled], 8)) == pytest.approx(float(grouped), rel=1e-5)
+
+
+def test_grouped_moments_are_smallest_at_the_true_width():
+    """Averaged over many batches of N(0, 1) summaries, the penalty is lowest at width 1. Without
+    the small-sample corrections it would be lowest ~3 % below (the squared mean's noise falls
+    with the width) or ~1.6 % above (ln std is biased low)."""
+    torch.manual_seed(1)
+    z, cond = torch.randn(400, 256, 4), torch.rand(256, 1)
+    def mean_penalty(width):
+        return float(torch.stack([summary_moments(width * batch, cond, 8) for batch in z]).mean())
+    penalties = {w: mean_penalty(w) for w in (0.985, 1.0, 1.015)}
+    assert penalties[1.0] < penalties[0.985] and penalties[1.0] < penalties[1.015]
+
+
+def test_strip_eratio_is_the_evaluations_eratio_and_moves_the_two_peaks(showers):
+    from hepgan.metrics.physics.observables import eratio
+
+    g = get_geometry("atlas266")
+    x = torch.from_numpy(np.asarray(showers[0][:500], np.float32)).requires_grad_(True)
+    mine = StripEratio("atlas266", cond_dim=1, degree=0).raw(x)[:, 0]
+    strips = g.layer_slices[1]
+    truth = eratio(x.detach().numpy()[:, strips].reshape(-1, 56, 3).sum(axis=2))
+    finite = np.isfinite(truth)
+    np.testing.assert_allclose(mine.detach().numpy()[finite], truth[finite], atol=1e-5)
+    mine.sum().backward()
+    moved = (x.grad != 0).sum(dim=1)
+    two_peaks = mine.detach() < 1
+    assert (moved[two_peaks] == 2 * 3).all() and (moved[~two_peaks] == 0).all()  # 2 strips x 3 phi cells
+
+
+def test_eratio_moments_need_strips_and_the_moment_penalty():
+    with pytest.raises(ConfigError, match="set calo.moment_weight > 0"):
+        build_model(ModelConfig(**{**CALO_MODEL, "calo": {"eratio_moments": True}}), (266,), 1, geometry="atlas266")
+    with pytest.raises(ConfigError, match="grid layer named 'strips'"):
+        StripEratio("calochallenge-1-photons", cond_dim=1, degree=0)
+
+
+def test_eratio_moments_join_the_moment_penalty(tmp_path, shower_file):
+    model = {**CALO_MODEL, "calo": {"moment_weight": 1.0, "eratio_moments": True}}
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model=model,
+                                             schedule={"steps": 2, "batch_size": 32}))
+    trainer = Trainer(config)
+    x, cond = trainer.data.train.x, trainer.data.train.cond
+    z = trainer.model.eratio(x, cond)
+    assert abs(float(z.mean())) < 0.1 and float(z.std()) == pytest.approx(1.0, abs=0.15)  # fitted on the data
+    trainer.model.eratio.standardiser.mean_coef += 5.0  # generated E_ratio now far below the (moved) data's
+    _, logs = trainer.model.generator_loss(cond[:64], 64)
+    assert logs["moment"] > 25.0 / 6  # (5 widths)^2 over the 6 summaries
+    trainer.fit()
 
 
 def test_features_saved_before_the_adaptive_floor_still_load():

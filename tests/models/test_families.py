@@ -141,6 +141,7 @@ def test_mismatch_weight_needs_class_labels():
     ("cgan", {"projection": {"spectral_norm": True}}),
     ("cgan", {"calo": {"cell_noise": 0.1}}),
     ("cgan", {"mbl_features": 8}),
+    ("cgan", {"gp_every": 2}),
 ])
 def test_an_option_the_family_would_ignore_is_refused(family, option):
     name = next(iter(option))
@@ -169,3 +170,30 @@ def test_virtual_batch_norm_uses_a_fixed_reference_batch_refreshed_each_update(t
     x = trainer.data.train.x[:8]
     critic = model.critics["critic"]
     assert torch.allclose(critic(x)[:2], critic(x[:2]), atol=1e-6)
+
+
+def test_lazy_gradient_penalty_applies_every_kth_update_k_times_as_strong(tmp_path, shower_file):
+    """model.gp_every: the penalised update's loss is the Wasserstein loss plus k x weight x penalty,
+    the others carry no penalty; the trainer penalises the last of every k critic updates, counted
+    from the step (so a resumed run keeps the rhythm)."""
+    model = {"gp_weight": 10.0, "gp_every": 3,
+             "summary_critic": {"layout": "DENSE|8|LEAKYRELU, DENSE|1|LINEAR", "gp_weight": 5.0}}
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model=model,
+                                             schedule={"steps": 4, "batch_size": 32, "n_critic": 2}))
+    trainer = Trainer(config)
+    wgan = trainer.model
+    real, cond = trainer.data.train.x[:32], trainer.data.train.cond[:32]
+    torch.manual_seed(0)
+    free, logs_free = wgan.critic_loss(real, cond, penalty=False)
+    torch.manual_seed(0)
+    lazy, logs_lazy = wgan.critic_loss(real, cond, penalty=True)
+    assert "gp" not in logs_free and logs_lazy["gp"] > 0
+    assert free.item() == pytest.approx(-logs_free["wasserstein"] - logs_free["wasserstein_summary"], rel=1e-5)
+    assert "gp_summary" not in logs_free and logs_lazy["gp_summary"] > 0
+    penalties = 3 * 10.0 * logs_lazy["gp"] + 3 * 5.0 * logs_lazy["gp_summary"]  # both lazy: x3
+    assert lazy.item() == pytest.approx(free.item() + penalties, rel=1e-5)
+    calls = []
+    original = wgan.critic_loss
+    wgan.critic_loss = lambda real, cond, penalty=True: calls.append(penalty) or original(real, cond, penalty)
+    trainer.fit()
+    assert calls == [False, False, True, False, False, True, False, False]  # updates 3 and 6 of 8

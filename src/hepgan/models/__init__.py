@@ -16,6 +16,7 @@ _FAMILIES: dict[str, type[GANModel]] = {
 
 # Options that only some families read: set on another family, they would be silently ignored.
 _FAMILY_OPTIONS: dict[str, tuple[type[GANModel], ...]] = {
+    "gp_every": (WGANGP,),
     "mismatch_weight": (VanillaGAN,),  # and its subclasses: dcgan, cgan, cgan_mbl
     "mbl_features": (CGANMBL,),
     "projection": (ProjectionCGAN,),

@@ -27,7 +27,7 @@ class VanillaGAN(GANModel):
     def fit_data(self, x, cond):
         self.set_reference_data(x, cond)
 
-    def critic_loss(self, real, cond):
+    def critic_loss(self, real, cond, penalty=True):
         n = real.shape[0]
         self.refresh_references()
         with torch.no_grad():

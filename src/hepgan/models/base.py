@@ -108,7 +108,10 @@ class GANModel(nn.Module):
         return x
 
     # -- losses (subclasses) ----------------------------------------------------------------
-    def critic_loss(self, real: torch.Tensor, cond: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+    def critic_loss(self, real: torch.Tensor, cond: torch.Tensor | None,
+                    penalty: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+        """The critics' loss on a real batch; ``penalty`` says whether this update applies the
+        family's gradient penalties (``model.gp_every``: only every k-th update does)."""
         raise NotImplementedError
 
     def generator_loss(self, cond: torch.Tensor | None, n: int) -> tuple[torch.Tensor, dict[str, float]]:

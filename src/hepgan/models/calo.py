@@ -28,10 +28,11 @@ import math
 
 import numpy as np
 import torch
+from scipy import special
 from torch import nn
 
 from hepgan.errors import ConfigError
-from hepgan.geometry import get_geometry
+from hepgan.geometry import GridLayer, get_geometry
 from hepgan.models.wgan import WGANGP
 
 
@@ -96,6 +97,7 @@ EPS_CELL_RANGE = (1e-7, 0.1)  # the cell floor, fixed or adaptive, stays within 
 ADAPTIVE_EPS_RATIO = 16.0  # adaptive eps_cell: the smallest share of a shower over this
 HIT_SOFTNESS = 0.25  # ln-share scale over which a shape summary's soft hit count goes from 0 to 1
 RAW_MARGIN = 0.1  # how far (in ln) a generated feature may exceed the largest value in the training data
+STRIPS_LAYER = "strips"  # the layer whose eta profile defines E_ratio
 RIDGE = 1e-4  # per training row: keeps the fits' coefficients small where the conditions barely vary
 
 
@@ -316,6 +318,80 @@ class ShapeSummaries(nn.Module):
         self.standardiser.fit(raw, cond)
 
 
+class LinearShares(nn.Module):
+    """Each cell's linear share of its layer, standardised as a function of the conditions, for the
+    main critic. The cell features are ln-shares, where an empty cell and a small deposit are far
+    apart but the core cells that set R_eta, R_phi, E_ratio and the widths are squeezed together;
+    those observables are sums (or maxima) of linear shares, which a critic on ln-shares can only
+    form after learning an exponential."""
+
+    def __init__(self, geometry: str, cond_dim: int, degree: int):
+        super().__init__()
+        g = get_geometry(geometry)
+        layer_of = torch.from_numpy(np.asarray(g.cell_layer, np.int64))
+        self.register_buffer("layer_matrix", nn.functional.one_hot(layer_of, len(g.layers)).float())
+        # a cell that is almost always empty must not get a tiny width (its rare hits would sit
+        # hundreds of widths out); 0.01 is a few energy spots' share at low energy
+        self.standardiser = ConditionalStandardiser(cond_dim, g.n_cells, degree, min_std=1e-2)
+
+    @property
+    def dim(self) -> int:
+        return self.layer_matrix.shape[0]
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.clamp_min(0.0)
+        return x / ((x @ self.layer_matrix).clamp_min(1e-12) @ self.layer_matrix.T)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        mean, std = self.standardiser(cond, x.shape[0])
+        return (self.raw(x) - mean) / std
+
+    def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
+        with torch.no_grad():
+            raw = self.raw(torch.from_numpy(np.asarray(x, np.float32))).double().numpy()
+        self.standardiser.fit(raw, cond)
+
+
+class StripEratio(nn.Module):
+    """E_ratio of the strip layer's eta profile, (E1 - E2) / (E1 + E2) of its two highest local
+    maxima (1 with fewer than two), standardised as a function of the conditions, for the moment
+    penalty (``calo.eratio_moments``). The gradient flows through the two peaks' values, as in max
+    pooling. It is the observable no critic input has brought into line (docs/flagship.md): a
+    direct pull on its conditional mean and width is the most explicit signal there is."""
+
+    def __init__(self, geometry: str, cond_dim: int, degree: int):
+        super().__init__()
+        g = get_geometry(geometry)
+        strips = [i for i, layer in enumerate(g.layers) if layer.name == STRIPS_LAYER and isinstance(layer, GridLayer)]
+        if not strips:
+            raise ConfigError(f"calo.eratio_moments needs a grid layer named {STRIPS_LAYER!r} (as the evaluation's "
+                              f"E_ratio does); geometry {geometry!r} has none")
+        self.cells = g.layer_slices[strips[0]]
+        self.shape = tuple(g.layers[strips[0]].shape)
+        self.standardiser = ConditionalStandardiser(cond_dim, 1, degree, min_std=1e-3)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1) E_ratio, as hepgan.metrics.physics.observables.eratio defines it."""
+        profile = x[:, self.cells].clamp_min(0.0).reshape(-1, *self.shape).sum(dim=2)
+        peak = torch.ones_like(profile, dtype=torch.bool)
+        peak[:, :-1] &= profile[:, :-1] > profile[:, 1:]
+        peak[:, 1:] &= profile[:, 1:] > profile[:, :-1]
+        top = torch.where(peak, profile, torch.full_like(profile, -1.0)).topk(2, dim=1).values
+        e1, e2 = top[:, 0], top[:, 1]
+        two = e2 > 0  # (profiles are non-negative: -1 marks "no such peak")
+        ratio = (e1 - e2) / torch.where(two, e1 + e2, torch.ones_like(e1))
+        return torch.where(two, ratio, torch.ones_like(ratio))[:, None]
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        mean, std = self.standardiser(cond, x.shape[0])
+        return (self.raw(x) - mean) / std
+
+    def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
+        with torch.no_grad():
+            raw = self.raw(torch.from_numpy(np.asarray(x, np.float32))).double().numpy()
+        self.standardiser.fit(raw, cond, n_exact=1)
+
+
 def _shares(logits: torch.Tensor, empty_below: float | torch.Tensor) -> torch.Tensor:
     """Each cell's share of its layer: a softmax (smooth in the network's output, and never all
     zero), with shares below ``empty_below`` set to exactly 0 and the rest renormalised. An
@@ -413,7 +489,13 @@ class CaloWGAN(WGANGP):
         self.latent_dim = body_latent + self.generator.noise_dim
         self.shapes = ShapeSummaries(geometry, cond_dim, opts.degree) if opts.shape_summaries else None
         n_shapes = self.shapes.dim if self.shapes is not None else 0
-        self.critics = nn.ModuleDict({"critic": self._build(config.critic, (features.dim + n_shapes,), (1,), "critic")})
+        self.linear_shares = LinearShares(geometry, cond_dim, opts.degree) if opts.linear_shares else None
+        if opts.eratio_moments and opts.moment_weight <= 0:
+            raise ConfigError("calo.eratio_moments adds E_ratio to the moment penalty: set calo.moment_weight > 0")
+        self.eratio = StripEratio(geometry, cond_dim, opts.degree) if opts.eratio_moments else None
+        n_linear = self.linear_shares.dim if self.linear_shares is not None else 0
+        self.critics = nn.ModuleDict({"critic": self._build(config.critic, (features.dim + n_shapes + n_linear,), (1,),
+                                                            "critic")})
         if config.summary_critic is not None:
             self.critics["summary"] = self._build(config.summary_critic.layout, (features.n_summary + n_shapes,), (1,),
                                                   "summary_critic")
@@ -438,6 +520,10 @@ class CaloWGAN(WGANGP):
         self.features.fit(x.numpy(), cond_np)
         if self.shapes is not None:
             self.shapes.fit(x.numpy(), cond_np, self.features.empty_threshold(cond, len(x)))
+        if self.linear_shares is not None:
+            self.linear_shares.fit(x.numpy(), cond_np)
+        if self.eratio is not None:
+            self.eratio.fit(x.numpy(), cond_np)
         self.generator.fit_gaussian(x, cond)
 
     def critic_view(self, x, cond):
@@ -446,23 +532,31 @@ class CaloWGAN(WGANGP):
         return self.critic_input(self._standardised(x, cond))
 
     def _standardised(self, x, cond):
-        view = self.features(x, cond)
+        """[features, shape summaries, linear shares], the last two when configured."""
+        parts = [self.features(x, cond)]
         if self.shapes is not None:
-            view = torch.cat([view, self.shapes(x, cond, self.features.empty_threshold(cond, x.shape[0]))], dim=1)
-        return view
+            parts.append(self.shapes(x, cond, self.features.empty_threshold(cond, x.shape[0])))
+        if self.linear_shares is not None:
+            parts.append(self.linear_shares(x, cond))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
 
     def generator_loss(self, cond, n):
         """WGAN-GP's, plus (with calo.moment_weight) a pull of the batch's standardised summaries
         towards mean 0 and width 1: that is their distribution in the data at *every* condition,
         by construction of the standardisation, so the term needs no conditional statistics. It
         counters the critics' slow grip on the spread: without it the generated resolution came
-        out 4-13 % too narrow at 2-131 GeV (3 seeds of the quickstart)."""
-        view = self._standardised(self.generate(self.sample_latent(n), cond), cond)
+        out 4-13 % too narrow at 2-131 GeV (3 seeds of the quickstart). With calo.moment_groups the
+        pull acts within groups of similar energy (see :func:`summary_moments`); with
+        calo.eratio_moments it also holds the strip layer's E_ratio."""
+        x = self.generate(self.sample_latent(n), cond)
+        view = self._standardised(x, cond)
         loss, logs = self.adversarial_generator_loss(self.critic_input(view), cond)
         weight = self.config.calo.moment_weight
         if weight > 0:
             z = view[:, : self.features.n_summary]  # the features once, without instance noise
-            moment = (z.mean(dim=0).square() + z.std(dim=0).log().square()).mean()
+            if self.eratio is not None:
+                z = torch.cat([z, self.eratio(x, cond)], dim=1)
+            moment = summary_moments(z, cond, self.config.calo.moment_groups)
             loss = loss + weight * moment
             logs = {**logs, "moment": float(moment.detach()), "loss_g": float(loss.detach())}
         return loss, logs
@@ -472,7 +566,28 @@ class CaloWGAN(WGANGP):
         summaries = view[:, : self.features.n_summary]
         if self.shapes is None:
             return summaries
-        return torch.cat([summaries, view[:, self.features.dim :]], dim=1)
+        start = self.features.dim
+        return torch.cat([summaries, view[:, start : start + self.shapes.dim]], dim=1)
+
+
+def summary_moments(z: torch.Tensor, cond: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """Mean over summaries and groups of (mean z)^2 - var z / n + (ln std z - bias)^2, the batch
+    split into ``groups`` runs of similar first condition (the energy).
+
+    Standardised summaries are N(0, 1) at every condition, so every such group must have mean 0
+    and width 1; pooled over the whole batch (one group), a width too narrow at some energies and
+    too wide at others cancels out. Small groups need two corrections, or the penalty's minimum
+    moves off the true width (averaged over many batches): (mean z)^2 alone has expectation
+    mu^2 + sigma^2 / n and so rewards a narrower width (-3 % for n = 32), hence the - var / n;
+    and ln std is biased low (E ln s = ``bias``, -1.6 % for n = 32)."""
+    order = torch.argsort(cond[:, 0])
+    terms = []
+    for part in torch.tensor_split(z[order], max(1, min(groups, len(z) // 2))):
+        n = part.shape[0]
+        log_std_bias = 0.5 * (float(special.digamma((n - 1) / 2)) + math.log(2 / (n - 1)))
+        var = part.var(dim=0)
+        terms.append(part.mean(dim=0).square() - var / n + (0.5 * var.log() - log_std_bias).square())
+    return torch.stack(terms).mean()
 
 
 def feature_dim(geometry: str) -> int:
@@ -481,4 +596,4 @@ def feature_dim(geometry: str) -> int:
     return 1 + len(g.layers) + g.n_cells
 
 
-__all__ = ["CaloWGAN", "ConditionalStandardiser", "ShapeSummaries", "ShowerFeatures", "StructuredGenerator", "feature_dim"]
+__all__ = ["CaloWGAN", "ConditionalStandardiser", "LinearShares", "ShapeSummaries", "ShowerFeatures", "StripEratio", "StructuredGenerator", "feature_dim", "summary_moments"]

@@ -55,9 +55,18 @@ class CaloConfig(_Strict):
     shape_summaries: bool = Field(False, description="the critics also see each layer's standardised energy "
                                                      "fraction, centroids, widths, hottest-cell share and soft "
                                                      "occupancy (the summary critic with the response and layer split)")
+    linear_shares: bool = Field(False, description="the main critic also sees each cell's linear share of its layer, "
+                                                   "standardised: R_eta, R_phi and widths are sums of shares, "
+                                                   "which a critic on ln-shares must first exponentiate")
     moment_weight: float = Field(0.0, ge=0.0, description="weight of a generator penalty pulling each standardised "
                                                         "summary's batch mean to 0 and width to 1 (their value in "
                                                         "the data at every condition)")
+    moment_groups: int = Field(1, ge=1, description="the moment penalty holds mean 0 and width 1 within this many "
+                                                     "groups of the batch, sorted by the first condition (the "
+                                                     "energy): pooled over all energies (1), a width too narrow "
+                                                     "at some energies and too wide at others goes unseen")
+    eratio_moments: bool = Field(False, description="the moment penalty also holds the strip layer's standardised "
+                                                     "E_ratio at mean 0 and width 1 (needs moment_weight > 0)")
     cell_noise: float = Field(0.0, ge=0.0, description="initial scale of per-cell noise with a learned scale, added "
                                                      "to the generated cell features (the latent grows by the "
                                                      "cell count); 0: none")
@@ -88,6 +97,9 @@ class ModelConfig(_Strict):
     critic: str = "calo-d"
     latent_dim: int = Field(64, ge=1)
     gp_weight: float = Field(10.0, ge=0.0)
+    gp_every: int = Field(1, ge=1, description="apply the gradient penalties on every k-th critic update only, "
+                                               "k times as strong (lazy regularisation): their double backward "
+                                               "costs about as much as the rest of an update")
     summary_critic: SummaryCriticConfig | None = None
     calo: CaloConfig = CaloConfig()
     projection: ProjectionConfig = ProjectionConfig()

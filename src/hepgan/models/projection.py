@@ -96,7 +96,7 @@ class ProjectionCGAN(GANModel):
         options = self.config.projection
         return ProjectionCritic(body, self.cond_dim, options.aux_weight > 0, options.spectral_norm)
 
-    def critic_loss(self, real, cond):
+    def critic_loss(self, real, cond, penalty=True):
         n = real.shape[0]
         with torch.no_grad():
             fake = self.generate(self.sample_latent(n), cond)

@@ -51,7 +51,7 @@ class WGANGP(GANModel):
         """The summary critic's input, from the main critic's."""
         return self.summaries(view)
 
-    def critic_loss(self, real, cond):
+    def critic_loss(self, real, cond, penalty=True):
         n = real.shape[0]
         with torch.no_grad():
             fake = self.generate(self.sample_latent(n), cond)
@@ -60,9 +60,10 @@ class WGANGP(GANModel):
         w_loss = wasserstein_critic_loss(critic(real_in, cond), critic(fake_in, cond))
         loss = w_loss
         logs = {"wasserstein": -_value(w_loss)}
-        if self.config.gp_weight > 0:
+        lazy = self.config.gp_every  # a penalty on every k-th update only counts k times
+        if penalty and self.config.gp_weight > 0:
             gp = gradient_penalty(critic, real_in, fake_in, cond)
-            loss = loss + self.config.gp_weight * gp
+            loss = loss + lazy * self.config.gp_weight * gp
             logs["gp"] = _value(gp)
         if "summary" in self.critics:
             sc, cfg = self.critics["summary"], self.config.summary_critic
@@ -70,8 +71,10 @@ class WGANGP(GANModel):
             s_loss = wasserstein_critic_loss(sc(s_real, cond), sc(s_fake, cond))
             loss = loss + cfg.loss_weight * s_loss
             logs["wasserstein_summary"] = -_value(s_loss)
-            if cfg.gp_weight > 0:
-                loss = loss + cfg.gp_weight * gradient_penalty(sc, s_real, s_fake, cond)
+            if penalty and cfg.gp_weight > 0:
+                s_gp = gradient_penalty(sc, s_real, s_fake, cond)
+                loss = loss + lazy * cfg.gp_weight * s_gp
+                logs["gp_summary"] = _value(s_gp)
         logs["loss_d"] = _value(loss)
         return loss, logs
 

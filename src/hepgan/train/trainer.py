@@ -194,10 +194,14 @@ class Trainer:
         logs: dict[str, float] = {}
         chunk = []
         self.model.critics.requires_grad_(True)
-        for _ in range(sched.n_critic):
+        lazy = self.config.model.gp_every
+        for k in range(sched.n_critic):
             x, c = self._next_batch()
             chunk.append(c)
-            loss, logs_d = self.model.critic_loss(x, c if self.data.cond_dim else None)
+            # with lazy penalties, the last update of every k-th one (so it is counted from the step:
+            # a resumed run keeps the rhythm)
+            penalty = (self.step * sched.n_critic + k + 1) % lazy == 0
+            loss, logs_d = self.model.critic_loss(x, c if self.data.cond_dim else None, penalty=penalty)
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()
             if self.dist is not None:
