@@ -42,6 +42,7 @@ def test_quickstart_runs_the_whole_loop_and_reuses_what_exists(tmp_path):
     energies = [row["label"] for row in result.metrics["response"]]
     assert energies == [f"{e} GeV" for e in (1, 2, 4, 8, 16, 25, 32, 65, 131, 262)]  # incl. the left-out 25
     assert result.metrics["summary"]["auc_high_level"] is not None
+    assert result.metrics["response_reference"]["fresh"] == 80 * 10  # as many fresh showers per energy as the data
     assert result.metrics["run"]["best"]["metric"] == "mean_separation_power"
     text = headline(result)
     assert str(result.report) in text and "classifier AUC" in text and "25 GeV" in text

@@ -168,13 +168,16 @@ def evaluate(
 
 def report(run_dir: str | Path | None = None, *, generated=None, reference=None, out: str | Path | None = None,
            geometry: str | None = None, classifier: bool = True, seed: int = 0,
-           thresholds: dict[str, float] | None = None) -> Path:
+           thresholds: dict[str, float] | None = None, response_reference: int = 0) -> Path:
     """Write the HTML report (and metrics.json beside it) for a run directory, or for generated vs
-    reference shower files; returns the HTML path."""
+    reference shower files; returns the HTML path. ``response_reference``: fresh
+    reference-simulator showers per energy for the response and width table (runs on simulated
+    data)."""
     from hepgan.report import report as write_report
 
     return write_report(run_dir, generated=generated, reference=reference, out=out, geometry=geometry,
-                        classifier=classifier, seed=seed, thresholds=thresholds)
+                        classifier=classifier, seed=seed, thresholds=thresholds,
+                        response_reference=response_reference)
 
 
 def export(run_dir: str | Path, *, format: str = "onnx", out: str | Path, opset: int | None = None,

@@ -133,3 +133,36 @@ def test_report_of_an_image_run_shows_training_samples_classes_and_the_fid_floor
     assert 'id="per-class-accuracy"' in html and len(metrics["per_class_accuracy"]) == 10
     assert metrics["fid_real_train"] > 0 and np.isfinite(metrics["inception_score_std"])
     assert sum(metrics["predicted_class_histogram"]) == 100
+
+
+def test_a_fresh_response_reference_joins_the_response_table(tmp_path):
+    """response_reference: fresh reference-simulator showers (another seed than the training data's)
+    join the held-out ones in the response table only; files without a run cannot have them."""
+    from hepgan.errors import ConfigError
+    from hepgan.train import Trainer, load_train_config
+    from tests.helpers import shower_config
+
+    simulated = {"kind": "showers", "simulate": {"energies_gev": [4.0, 16.0], "events_per_energy": 200, "seed": 5},
+                 "cache_dir": str(tmp_path / "cache"), "conditions": ["energy", "impact_eta"],
+                 "validation_fraction": 0.2}
+    config = shower_config(tmp_path / "run", None, schedule={"steps": 2})
+    config["data"] = simulated  # the reference simulator's showers, not a file
+    config = load_train_config(config)
+    Trainer(config).fit()
+    report(tmp_path / "run", classifier=False)
+    held_out = json.loads((tmp_path / "run/metrics.json").read_text())
+    html = report(tmp_path / "run", classifier=False, response_reference=300).read_text()
+    both = json.loads((tmp_path / "run/metrics.json").read_text())
+    held_out_n = [r["reference"]["n"] for r in held_out["response"]]
+    assert sum(held_out_n) == 80  # the 20 % validation split of 2 x 200
+    assert [r["reference"]["n"] for r in both["response"]] == [n + 300 for n in held_out_n]
+    assert [r["generated"]["n"] for r in both["response"]] == [n + 300 for n in held_out_n]
+    assert both["response_reference"] == {"held_out": 80, "fresh": 600}
+    assert both["reference"]["n"] == held_out["reference"]["n"] == 80  # the other metrics keep the held-out set
+    assert "and 600 fresh ones from the reference simulator" in html
+    ref_width = [r["reference"]["rel_width"] for r in both["response"]]
+    assert ref_width != [r["reference"]["rel_width"] for r in held_out["response"]]
+    with pytest.raises(ConfigError, match="give a run directory"):
+        report(generated=tmp_path / "x.h5", reference=tmp_path / "y.h5", response_reference=10)
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        report(tmp_path / "run", response_reference=-1)

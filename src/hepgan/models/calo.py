@@ -323,7 +323,8 @@ class LinearShares(nn.Module):
     main critic. The cell features are ln-shares, where an empty cell and a small deposit are far
     apart but the core cells that set R_eta, R_phi, E_ratio and the widths are squeezed together;
     those observables are sums (or maxima) of linear shares, which a critic on ln-shares can only
-    form after learning an exponential."""
+    form after learning an exponential. In the quickstart budget it lowered the FPD but not the
+    classifier AUC (docs/flagship.md)."""
 
     def __init__(self, geometry: str, cond_dim: int, degree: int):
         super().__init__()
@@ -356,8 +357,9 @@ class StripEratio(nn.Module):
     """E_ratio of the strip layer's eta profile, (E1 - E2) / (E1 + E2) of its two highest local
     maxima (1 with fewer than two), standardised as a function of the conditions, for the moment
     penalty (``calo.eratio_moments``). The gradient flows through the two peaks' values, as in max
-    pooling. It is the observable no critic input has brought into line (docs/flagship.md): a
-    direct pull on its conditional mean and width is the most explicit signal there is."""
+    pooling. E_ratio is the observable no critic input has brought into line, so this tries a
+    direct pull on its conditional mean and width; in the quickstart budget it made E_ratio worse
+    (docs/flagship.md)."""
 
     def __init__(self, geometry: str, cond_dim: int, degree: int):
         super().__init__()
@@ -596,4 +598,7 @@ def feature_dim(geometry: str) -> int:
     return 1 + len(g.layers) + g.n_cells
 
 
-__all__ = ["CaloWGAN", "ConditionalStandardiser", "LinearShares", "ShapeSummaries", "ShowerFeatures", "StripEratio", "StructuredGenerator", "feature_dim", "summary_moments"]
+__all__ = [
+    "CaloWGAN", "ConditionalStandardiser", "LinearShares", "ShapeSummaries", "ShowerFeatures", "StripEratio",
+    "StructuredGenerator", "feature_dim", "summary_moments",
+]

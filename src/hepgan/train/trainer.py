@@ -198,8 +198,8 @@ class Trainer:
         for k in range(sched.n_critic):
             x, c = self._next_batch()
             chunk.append(c)
-            # with lazy penalties, the last update of every k-th one (so it is counted from the step:
-            # a resumed run keeps the rhythm)
+            # lazy penalties: every gp_every-th critic update carries them, counted from the step so
+            # that a resumed run keeps the rhythm
             penalty = (self.step * sched.n_critic + k + 1) % lazy == 0
             loss, logs_d = self.model.critic_loss(x, c if self.data.cond_dim else None, penalty=penalty)
             self.opt_d.zero_grad(set_to_none=True)
