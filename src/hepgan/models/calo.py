@@ -24,6 +24,7 @@ and occupancy. docs/flagship.md has the ablation.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -34,6 +35,11 @@ from torch import nn
 from hepgan.errors import ConfigError
 from hepgan.geometry import GridLayer, get_geometry
 from hepgan.models.wgan import WGANGP
+
+
+def _share_of_layer(x: torch.Tensor, layers: torch.Tensor, layer_matrix: torch.Tensor) -> torch.Tensor:
+    """Each cell's share of its layer's energy, from the (N, layers) layer sums (0 in an empty layer)."""
+    return x / (layers.clamp_min(1e-12) @ layer_matrix.T)
 
 
 class ConditionalStandardiser(nn.Module):
@@ -193,7 +199,7 @@ class ShowerFeatures(nn.Module):
         layers = x @ self.layer_matrix
         total = layers.sum(dim=1, keepdim=True).clamp_min(1e-12)
         fractions = layers / total
-        within = x / (layers.clamp_min(1e-12) @ self.layer_matrix.T)
+        within = _share_of_layer(x, layers, self.layer_matrix)
         eps = self.eps_cells(cond, x.shape[0])
         return torch.cat([total.log(), (fractions + self.eps_layer).log(), (within + eps).log()], dim=1)
 
@@ -297,7 +303,7 @@ class ShapeSummaries(nn.Module):
         x = x.clamp_min(0.0)
         layers = x @ self.layer_matrix
         fractions = layers / layers.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        shares = x / (layers.clamp_min(1e-12) @ self.layer_matrix.T)
+        shares = _share_of_layer(x, layers, self.layer_matrix)
         a, b = self.coords[:, 0], self.coords[:, 1]
         mean_a, mean_b = (shares * a) @ self.layer_matrix, (shares * b) @ self.layer_matrix
         # + 1e-4 keeps sqrt differentiable for one-cell and empty layers
@@ -341,7 +347,7 @@ class LinearShares(nn.Module):
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         x = x.clamp_min(0.0)
-        return x / ((x @ self.layer_matrix).clamp_min(1e-12) @ self.layer_matrix.T)
+        return _share_of_layer(x, x @ self.layer_matrix, self.layer_matrix)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         mean, std = self.standardiser(cond, x.shape[0])
@@ -586,10 +592,15 @@ def summary_moments(z: torch.Tensor, cond: torch.Tensor, groups: int = 1) -> tor
     terms = []
     for part in torch.tensor_split(z[order], max(1, min(groups, len(z) // 2))):
         n = part.shape[0]
-        log_std_bias = 0.5 * (float(special.digamma((n - 1) / 2)) + math.log(2 / (n - 1)))
         var = part.var(dim=0)
-        terms.append(part.mean(dim=0).square() - var / n + (0.5 * var.log() - log_std_bias).square())
+        terms.append(part.mean(dim=0).square() - var / n + (0.5 * var.log() - _log_std_bias(n)).square())
     return torch.stack(terms).mean()
+
+
+@functools.lru_cache(maxsize=64)
+def _log_std_bias(n: int) -> float:
+    """E[ln s] for the sample standard deviation s of n draws from a unit Gaussian."""
+    return 0.5 * (float(special.digamma((n - 1) / 2)) + math.log(2 / (n - 1)))
 
 
 def feature_dim(geometry: str) -> int:
