@@ -324,7 +324,27 @@ class ShapeSummaries(nn.Module):
         self.standardiser.fit(raw, cond)
 
 
-class LinearShares(nn.Module):
+class _StandardisedQuantity(nn.Module):
+    """A per-shower quantity ``raw(x)`` of energy-normalised cells, standardised as a function of the
+    conditions by a :class:`ConditionalStandardiser` fitted on the training showers."""
+
+    standardiser: ConditionalStandardiser
+    exact_width = False  # a Gaussian maximum-likelihood width (else the ln-residual fit)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        mean, std = self.standardiser(cond, x.shape[0])
+        return (self.raw(x) - mean) / std
+
+    def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
+        with torch.no_grad():
+            raw = self.raw(torch.from_numpy(np.asarray(x, np.float32))).double().numpy()
+        self.standardiser.fit(raw, cond, n_exact=raw.shape[1] if self.exact_width else 0)
+
+
+class LinearShares(_StandardisedQuantity):
     """Each cell's linear share of its layer, standardised as a function of the conditions, for the
     main critic. The cell features are ln-shares, where an empty cell and a small deposit are far
     apart but the core cells that set R_eta, R_phi, E_ratio and the widths are squeezed together;
@@ -349,23 +369,16 @@ class LinearShares(nn.Module):
         x = x.clamp_min(0.0)
         return _share_of_layer(x, x @ self.layer_matrix, self.layer_matrix)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-        mean, std = self.standardiser(cond, x.shape[0])
-        return (self.raw(x) - mean) / std
 
-    def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
-        with torch.no_grad():
-            raw = self.raw(torch.from_numpy(np.asarray(x, np.float32))).double().numpy()
-        self.standardiser.fit(raw, cond)
-
-
-class StripEratio(nn.Module):
+class StripEratio(_StandardisedQuantity):
     """E_ratio of the strip layer's eta profile, (E1 - E2) / (E1 + E2) of its two highest local
     maxima (1 with fewer than two), standardised as a function of the conditions, for the moment
     penalty (``calo.eratio_moments``). The gradient flows through the two peaks' values, as in max
     pooling. E_ratio is the observable no critic input has brought into line, so this tries a
     direct pull on its conditional mean and width; in the quickstart budget it made E_ratio worse
     (docs/flagship.md)."""
+
+    exact_width = True
 
     def __init__(self, geometry: str, cond_dim: int, degree: int):
         super().__init__()
@@ -389,15 +402,6 @@ class StripEratio(nn.Module):
         two = e2 > 0  # (profiles are non-negative: -1 marks "no such peak")
         ratio = (e1 - e2) / torch.where(two, e1 + e2, torch.ones_like(e1))
         return torch.where(two, ratio, torch.ones_like(ratio))[:, None]
-
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-        mean, std = self.standardiser(cond, x.shape[0])
-        return (self.raw(x) - mean) / std
-
-    def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
-        with torch.no_grad():
-            raw = self.raw(torch.from_numpy(np.asarray(x, np.float32))).double().numpy()
-        self.standardiser.fit(raw, cond, n_exact=1)
 
 
 def _shares(logits: torch.Tensor, empty_below: float | torch.Tensor) -> torch.Tensor:
