@@ -106,9 +106,7 @@ def _run_report(run_dir: Path, out: Path, limits: dict, classifier: bool, max_sh
         metrics = _image_sections(page, gen_model, records, limits, seed, run_dir)
     else:
         reference, marks = _held_out_showers(config, max_showers, seed)
-        conditions = {"energy": reference.incident_energies[:, 0]}
-        conditions.update({k: v[:, 0] if v.shape[1] == 1 else v for k, v in reference.conditions.items()})
-        generated = gen_model.generate_showers(conditions, seed=seed)
+        generated = _generated_like(gen_model, reference, seed)
         generated.source = f"generator (step {gen_model.step})"
         extra = _fresh_response_pairs(gen_model, config, response_reference, seed) if response_reference else None
         metrics = _shower_sections(page, generated, reference, gen_model.geometry, limits, classifier, seed, marks,
@@ -160,9 +158,14 @@ def _fresh_response_pairs(gen_model, config, per_energy: int, seed: int) -> tupl
         raise ConfigError(f"a fresh response reference needs a run trained on simulated data (data.simulate); "
                           f"this run read {config.data.path}")
     fresh = simulate(sim.model_copy(update={"events_per_energy": per_energy, "seed": sim.seed + FRESH_SEED_OFFSET}))
-    conditions = {"energy": fresh.incident_energies[:, 0]}
-    conditions.update({k: v[:, 0] if v.shape[1] == 1 else v for k, v in fresh.conditions.items()})
-    return gen_model.generate_showers(conditions, seed=seed + 1), fresh
+    return _generated_like(gen_model, fresh, seed + 1), fresh
+
+
+def _generated_like(gen_model, showers: ShowerData, seed: int) -> ShowerData:
+    """Generated showers for the conditions (energy, impact point) of each of ``showers``."""
+    conditions = {"energy": showers.incident_energies[:, 0]}
+    conditions.update({k: v[:, 0] if v.shape[1] == 1 else v for k, v in showers.conditions.items()})
+    return gen_model.generate_showers(conditions, seed=seed)
 
 
 def _training_marks(data_config) -> dict[float, str]:
