@@ -1,6 +1,8 @@
 """The flagship family: its feature map, the condition-dependent standardisation and the head that
 inverts them, and end-to-end training, checkpointing and generation in physical units."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from hepgan.errors import ConfigError
 from hepgan.geometry import get_geometry
 from hepgan.models import build_model
 from hepgan.models.calo import (
+    CellFluctuations,
     ConditionalStandardiser,
     LinearShares,
     ShapeSummaries,
@@ -18,7 +21,9 @@ from hepgan.models.calo import (
     feature_dim,
     summary_moments,
 )
+from hepgan.metrics.physics.observables import eratio
 from hepgan.models.config import ModelConfig
+from hepgan.sim import simulate
 from hepgan.train import Trainer, load_train_config
 from hepgan.train.generator import TrainedGenerator
 from tests.helpers import shower_config
@@ -55,6 +60,38 @@ def test_standardiser_recovers_condition_dependent_mean_and_width():
     for lo in (-2, 0, 1.5):
         sel = (c[:, 0] > lo) & (c[:, 0] < lo + 0.5)
         assert abs(z[sel].std() - 1) < 0.05
+
+
+def test_knots_let_the_standardiser_follow_a_step_in_the_impact_position():
+    """Which strip holds the core jumps with the impact position: a spline in that condition follows
+    the steps where the cubic cannot; the energy (few values) stays polynomial; beyond the data's
+    range the spline is flat."""
+    rng = np.random.default_rng(1)
+    n = 30_000
+    energy = rng.integers(0, 5, n) / 2.0
+    offset = rng.uniform(-0.5, 0.5, n)
+    cond = np.stack([energy, offset], axis=1)
+    y = (np.floor(offset * 4) + 0.3 * energy + 0.05 * rng.standard_normal(n))[:, None]
+    residual = {}
+    for knots in (0, 41):
+        s = ConditionalStandardiser(cond_dim=2, n_features=1, degree=3, knots=knots)
+        s.fit(y, cond)
+        mean, _ = s(torch.from_numpy(cond.astype(np.float32)), n)
+        residual[knots] = np.std(y[:, 0] - mean.numpy()[:, 0])
+    assert s.splined.tolist() == [0.0, 1.0]
+    assert residual[41] < 0.5 * residual[0]
+    edge = torch.tensor([[1.0, 0.5], [1.0, 0.9]])  # at and beyond the last knot
+    torch.testing.assert_close(s._hats(edge)[0], s._hats(edge)[1])
+    with pytest.raises(ValueError, match="knots must be 0"):
+        ModelConfig(**{**CALO_MODEL, "calo": {"knots": 1}})
+
+
+def test_standardisers_saved_before_the_spline_basis_still_load():
+    s = ConditionalStandardiser(cond_dim=2, n_features=3, degree=2)
+    old = {k: v for k, v in s.state_dict().items() if k not in ("knot_lo", "knot_step", "splined")}
+    fresh = ConditionalStandardiser(cond_dim=2, n_features=3, degree=2)
+    fresh.load_state_dict(old)
+    assert fresh.basis(torch.ones(4, 2), 4).shape == (4, 5)
 
 
 @pytest.fixture(scope="module")
@@ -405,4 +442,108 @@ def test_cell_noise_moves_cells_within_their_layer_and_learns_its_scale(tmp_path
     trainer.fit()
     reloaded = TrainedGenerator.from_run(tmp_path / "run")  # the checkpoint carries the learned scales
     assert reloaded.latent_dim == trainer.model.latent_dim
+    assert reloaded.generate({"energy": np.full(4, 10_000.0), "impact_eta": np.zeros(4)}).shape == (4, n_cells)
+
+
+def _strip_eratio(x):
+    g = get_geometry("atlas266")
+    strips = [i for i, layer in enumerate(g.layers) if layer.name == "strips"][0]
+    return eratio(x[:, g.layer_slices[strips]].reshape(-1, *g.layers[strips].shape).sum(axis=2))
+
+
+def test_fluctuations_fit_the_quantum_and_scale_the_variance_with_the_cell_energy():
+    """On cells made of Poisson counts of a known, energy-dependent quantum, the fitted quantum is
+    the smallest deposit; a cell's variance is (its energy) x quantum x scale, empty cells stay
+    empty, nothing is negative, and every layer keeps its energy."""
+    rng = np.random.default_rng(0)
+    n = 4000
+    c = rng.uniform(-1, 1, (n, 1))
+    quantum = 1e-3 * np.exp(-c)  # a quantum that changes with the condition, as with the energy
+    x = (rng.poisson(rng.uniform(0, 4, (n, 266))) * quantum).astype(np.float32)
+    fluct = CellFluctuations("atlas266", cond_dim=1, degree=2, scale=2.0)
+    fluct.fit(x, c)
+    cond = torch.tensor([[-0.5], [0.5]], dtype=torch.float32)
+    with torch.no_grad():
+        q = fluct.quantum(cond, 2)
+    np.testing.assert_allclose(q.numpy() / 2.0, 1e-3 * np.exp([[0.5], [-0.5]]) * np.ones((1, 266)), rtol=0.05)
+
+    shower = torch.zeros(20_000, 266)
+    shower[:, :21] = 0.01  # presampler
+    shower[:, 21:189] = torch.linspace(0.0, 0.05, 168)  # the strips: one empty cell, the others rising
+    shower[:, 189:] = 0.02  # middle and back
+    cond = torch.zeros(len(shower), 1)
+    with torch.no_grad():
+        y = fluct(shower, torch.randn(len(shower), 266), cond)
+        q = fluct.quantum(cond[:1], 1)[0]
+    assert (y >= 0).all() and (y[:, 21] == 0).all()
+    layers = fluct.layer_matrix
+    torch.testing.assert_close(y @ layers, shower @ layers, rtol=1e-5, atol=1e-7)
+    # the strips' variance, before the renormalisation (which removes 1/168 of it and adds a
+    # little from the layer total): cells far enough above 0 that the cut at 0 never acts
+    var = y[:, 130:189].var(dim=0)
+    ratio = var / (shower[0, 130:189] * q[130:189])
+    assert ratio.sub(1).abs().max() < 0.1
+
+
+def test_fluctuation_layers_leave_the_other_layers_alone():
+    fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips", "middle"])
+    assert fluct.dim == 168 + 49  # one latent value per fluctuating cell
+    fluct.basis_of.mean_coef.fill_(math.log(1e-3))
+    x = torch.full((50, 266), 0.01)
+    with torch.no_grad():
+        y = fluct(x, torch.randn(50, fluct.dim), torch.zeros(50, 1))
+    assert torch.equal(y[:, :21], x[:, :21]) and torch.equal(y[:, 238:], x[:, 238:])
+    assert not torch.allclose(y[:, 21:189], x[:, 21:189]) and not torch.allclose(y[:, 189:238], x[:, 189:238])
+    with pytest.raises(ConfigError, match="no layer 'strip'.*presampler, strips, middle, back"):
+        CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strip"])
+
+
+def test_fluctuations_make_the_strip_eratio_of_smooth_showers_real():
+    """The reason for the layer: smooth showers (the simulator without energy spots or sampling
+    fluctuations) have E_ratio 1; fluctuated by the quantum fitted on real showers, at the scale the
+    docs quote (4.5), their E_ratio quantiles come close to the real showers'."""
+    real = simulate(energies_gev=[4.0], events_per_energy=3000, seed=5)
+    smooth = simulate(energies_gev=[4.0], events_per_energy=3000, seed=5, sampling_term=0.0, constant_term=0.0,
+                      spots={"enabled": False})
+    x_real = (real.showers / real.incident_energies).astype(np.float32)
+    x_smooth = (smooth.showers / smooth.incident_energies).astype(np.float32)
+    cond = np.zeros((len(x_real), 1), np.float32)
+    fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=4.5)
+    fluct.fit(x_real, cond)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        x_fluct = fluct(torch.from_numpy(x_smooth), torch.randn(x_smooth.shape), torch.from_numpy(cond)).numpy()
+    quartiles = lambda x: np.nanpercentile(_strip_eratio(x), [25, 50, 75])  # noqa: E731
+    assert np.nanmedian(_strip_eratio(x_smooth)) == 1.0
+    np.testing.assert_allclose(quartiles(x_fluct), quartiles(x_real), atol=0.03)
+
+
+def test_fluctuations_join_the_generator_latent_and_learn_their_scale(tmp_path, shower_file):
+    """calo.cell_fluctuations: the latent ends with one value per cell; the layer energies do not
+    depend on it, the arrangement of the cells does; the learned scale gets a gradient and is saved."""
+    model = {**CALO_MODEL, "calo": {"cell_fluctuations": 4.0, "cell_noise": 0.1, "gaussian_path": "summaries"}}
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model=model,
+                                             schedule={"steps": 3, "batch_size": 32}))
+    trainer = Trainer(config)
+    gen, n_cells = trainer.model.generator, 266
+    assert trainer.model.latent_dim == 8 + (1 + 4) + 2 * n_cells  # body, Gaussian path, cell noise, fluctuations
+    cond = trainer.data.train.cond[:64]
+    torch.manual_seed(0)
+    z = torch.randn(64, trainer.model.latent_dim)
+    other = z.clone()
+    other[:, -n_cells:] = torch.randn(64, n_cells)
+    with torch.no_grad():
+        a, b = gen(z, cond), gen(other, cond)
+    layers = gen.features.layer_matrix
+    torch.testing.assert_close(a @ layers, b @ layers, rtol=1e-4, atol=1e-7)
+    assert not torch.allclose(a, b)
+    assert (a >= 0).all()
+    loss, _ = trainer.model.generator_loss(cond, 64)
+    (grad,) = torch.autograd.grad(loss, gen.fluctuations.log_scale)
+    assert grad.abs().sum() > 0
+    trainer.fit()
+    reloaded = TrainedGenerator.from_run(tmp_path / "run")
+    # the checkpoint carries the fitted quantum (a buffer) and the learned scales
+    torch.testing.assert_close(reloaded.network.fluctuations.basis_of.mean_coef, gen.fluctuations.basis_of.mean_coef)
+    assert reloaded.network.fluctuations.log_scale.shape == (4,)
     assert reloaded.generate({"energy": np.full(4, 10_000.0), "impact_eta": np.zeros(4)}).shape == (4, n_cells)

@@ -42,37 +42,76 @@ def _share_of_layer(x: torch.Tensor, layers: torch.Tensor, layer_matrix: torch.T
     return x / (layers.clamp_min(1e-12) @ layer_matrix.T)
 
 
+SPLINE_MIN_VALUES = 100  # a condition with this many distinct values in the data is splined (calo.knots)
+
+
 class ConditionalStandardiser(nn.Module):
     """Per-feature mean and width as polynomials in the encoded conditions.
 
     Continuous condition columns enter with powers 1..degree, 0/1 columns (one-hot codes) linearly;
-    the mean and the ln-variance are ridge least-squares fits. Coefficients are buffers, so they
-    travel with the checkpoint and the exported generator.
+    the mean and the ln-variance are ridge least-squares fits. With ``knots``, every condition that
+    takes at least SPLINE_MIN_VALUES distinct values in the data (the impact position) also enters
+    through that many hat functions (a linear spline) over its range: which strip holds a shower's
+    core is a step function of the impact position, which no low-order polynomial follows.
+    Conditions with few values (the energies of a fixed-energy sample) stay polynomial, so that an
+    energy between the trained ones is interpolated smoothly. Coefficients and knots are buffers,
+    so they travel with the checkpoint and the exported generator.
     """
 
-    def __init__(self, cond_dim: int, n_features: int, degree: int, min_std: torch.Tensor | float = 1e-4):
+    def __init__(self, cond_dim: int, n_features: int, degree: int, min_std: torch.Tensor | float = 1e-4,
+                 knots: int = 0):
         super().__init__()
         self.degree = degree
+        self.knots = knots
         self.register_buffer("min_std", torch.as_tensor(min_std, dtype=torch.float32).expand(n_features).clone())
-        n_basis = 1 + cond_dim * degree
+        n_basis = 1 + cond_dim * degree + cond_dim * knots
         self.register_buffer("continuous", torch.ones(cond_dim))
+        # per condition: first knot, knot spacing, and 1 where it is splined
+        self.register_buffer("knot_lo", torch.zeros(cond_dim))
+        self.register_buffer("knot_step", torch.ones(cond_dim))
+        self.register_buffer("splined", torch.zeros(cond_dim))
         self.register_buffer("mean_coef", torch.zeros(n_basis, n_features))
         self.register_buffer("log_var_coef", torch.zeros(n_basis, n_features))
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints from before the spline basis have no knots (and were fitted without them)
+        for name in ("knot_lo", "knot_step", "splined"):
+            state_dict.setdefault(prefix + name, getattr(self, name).clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def basis(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
         ones = torch.ones(n, 1, dtype=self.mean_coef.dtype, device=self.mean_coef.device)
-        if cond is None or cond.shape[1] == 0 or self.degree == 0:
+        if cond is None or cond.shape[1] == 0 or self.mean_coef.shape[0] == 1:
             return ones
-        powers = [cond]
+        powers = [cond] if self.degree else []
         for k in range(2, self.degree + 1):
             powers.append(cond.pow(k) * self.continuous)  # a 0/1 column's powers would repeat it
+        if self.knots:
+            powers.append(self._hats(cond))
         return torch.cat([ones, *powers], dim=1)
 
+    def _hats(self, cond: torch.Tensor) -> torch.Tensor:
+        """(n, cond_dim x knots) hat functions, flat beyond the outer knots; 0 for unsplined columns."""
+        hi = self.knot_lo + self.knot_step * (self.knots - 1)
+        c = torch.minimum(torch.maximum(cond, self.knot_lo), hi)
+        centres = self.knot_lo[:, None] + self.knot_step[:, None] * torch.arange(self.knots, dtype=cond.dtype,
+                                                                                  device=cond.device)
+        hats = (1.0 - ((c[:, :, None] - centres) / self.knot_step[:, None]).abs()).clamp_min(0.0)
+        return (hats * self.splined[:, None]).flatten(1)
+
     def set_condition_kinds(self, cond: np.ndarray | None) -> None:
-        """Mark the 0/1 condition columns (one-hot codes), which enter the basis linearly."""
+        """Mark the 0/1 condition columns (one-hot codes), which enter the basis linearly, and place
+        the knots of the columns with many values."""
         if cond is not None and cond.shape[1]:
             binary = np.all((cond == 0) | (cond == 1), axis=0)
             self.continuous.copy_(torch.from_numpy((~binary).astype(np.float32)))
+            if self.knots:
+                for j in range(cond.shape[1]):
+                    lo, hi = float(cond[:, j].min()), float(cond[:, j].max())
+                    many = hi > lo and len(np.unique(cond[:, j])) >= SPLINE_MIN_VALUES
+                    self.splined[j] = float(many)
+                    self.knot_lo[j] = lo
+                    self.knot_step[j] = (hi - lo) / (self.knots - 1) if many else 1.0
 
     def numpy_basis(self, cond: np.ndarray | None, n: int) -> np.ndarray:
         return self.basis(None if cond is None else torch.from_numpy(cond.astype(np.float32)), n).double().numpy()
@@ -135,7 +174,8 @@ class ShowerFeatures(nn.Module):
     """The hierarchical features of energy-normalised cells, and their inverse (the generator head)."""
 
     def __init__(self, geometry: str, cond_dim: int, degree: int, eps_layer: float,
-                 eps_cell: float | str, empty_below: float = 3.0, eps_cell_ratio: float = ADAPTIVE_EPS_RATIO):
+                 eps_cell: float | str, empty_below: float = 3.0, eps_cell_ratio: float = ADAPTIVE_EPS_RATIO,
+                 knots: int = 0):
         super().__init__()
         g = get_geometry(geometry)
         self.slices = [(s.start, s.stop) for s in g.layer_slices]
@@ -154,7 +194,7 @@ class ShowerFeatures(nn.Module):
         # width, or its rare hits would sit hundreds of widths out.
         min_std = torch.full((self.dim,), 0.5)
         min_std[: self.n_summary] = 1e-4
-        self.standardiser = ConditionalStandardiser(cond_dim, self.dim, degree, min_std)
+        self.standardiser = ConditionalStandardiser(cond_dim, self.dim, degree, min_std, knots)
         # ln(eps_cell) of each layer, a polynomial in the conditions like the standardisation (a
         # constant unless adaptive)
         self.register_buffer("log_eps_coef", torch.zeros(self.standardiser.mean_coef.shape[0], self.n_layers))
@@ -276,7 +316,7 @@ class ShapeSummaries(nn.Module):
 
     per_layer = 7
 
-    def __init__(self, geometry: str, cond_dim: int, degree: int):
+    def __init__(self, geometry: str, cond_dim: int, degree: int, knots: int = 0):
         super().__init__()
         g = get_geometry(geometry)
         self.slices = [(s.start, s.stop) for s in g.layer_slices]
@@ -291,7 +331,7 @@ class ShapeSummaries(nn.Module):
         self.register_buffer("coords", torch.from_numpy(np.concatenate(coords).astype(np.float32)))
         layer_of = torch.from_numpy(np.asarray(g.cell_layer, np.int64))
         self.register_buffer("layer_matrix", nn.functional.one_hot(layer_of, len(g.layers)).float())
-        self.standardiser = ConditionalStandardiser(cond_dim, self.dim, degree, min_std=1e-3)
+        self.standardiser = ConditionalStandardiser(cond_dim, self.dim, degree, min_std=1e-3, knots=knots)
 
     @property
     def dim(self) -> int:
@@ -352,14 +392,14 @@ class LinearShares(_StandardisedQuantity):
     form after learning an exponential. In the quickstart budget it lowered the FPD but not the
     classifier AUC (docs/flagship.md)."""
 
-    def __init__(self, geometry: str, cond_dim: int, degree: int):
+    def __init__(self, geometry: str, cond_dim: int, degree: int, knots: int = 0):
         super().__init__()
         g = get_geometry(geometry)
         layer_of = torch.from_numpy(np.asarray(g.cell_layer, np.int64))
         self.register_buffer("layer_matrix", nn.functional.one_hot(layer_of, len(g.layers)).float())
         # a cell that is almost always empty must not get a tiny width (its rare hits would sit
         # hundreds of widths out); 0.01 is a few energy spots' share at low energy
-        self.standardiser = ConditionalStandardiser(cond_dim, g.n_cells, degree, min_std=1e-2)
+        self.standardiser = ConditionalStandardiser(cond_dim, g.n_cells, degree, min_std=1e-2, knots=knots)
 
     @property
     def dim(self) -> int:
@@ -380,7 +420,7 @@ class StripEratio(_StandardisedQuantity):
 
     exact_width = True
 
-    def __init__(self, geometry: str, cond_dim: int, degree: int):
+    def __init__(self, geometry: str, cond_dim: int, degree: int, knots: int = 0):
         super().__init__()
         g = get_geometry(geometry)
         strips = [i for i, layer in enumerate(g.layers) if layer.name == STRIPS_LAYER and isinstance(layer, GridLayer)]
@@ -389,7 +429,7 @@ class StripEratio(_StandardisedQuantity):
                               f"E_ratio does); geometry {geometry!r} has none")
         self.cells = g.layer_slices[strips[0]]
         self.shape = tuple(g.layers[strips[0]].shape)
-        self.standardiser = ConditionalStandardiser(cond_dim, 1, degree, min_std=1e-3)
+        self.standardiser = ConditionalStandardiser(cond_dim, 1, degree, min_std=1e-3, knots=knots)
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1) E_ratio, as hepgan.metrics.physics.observables.eratio defines it."""
@@ -419,6 +459,84 @@ def _shares(logits: torch.Tensor, empty_below: float | torch.Tensor) -> torch.Te
     return kept / kept.sum(dim=1, keepdim=True)
 
 
+class CellFluctuations(nn.Module):
+    """Independent cell-to-cell fluctuations whose variance grows with the cell's energy, as a
+    calorimeter's do: a shower deposits its energy in quanta (particles crossing the active
+    layers), so a cell of energy E fluctuates by about sqrt(E x quantum). The quantum of each
+    layer is estimated from the data's smallest deposits (a polynomial in the conditions, its ln
+    fitted by ridge least squares), times a learned scale per layer.
+
+    A dense body fed by a few dozen latent values makes smooth profiles or correlated patterns;
+    the secondary peaks of a strip profile, which E_ratio measures, are independent counting
+    fluctuations on top of a smooth shape. Here the body makes the shape and this layer the
+    fluctuations: Gaussian, cut at 0, so that a cell expected to hold a fraction of a quantum is
+    often empty, as a count would be (a log-normal that keeps every hit cell hit did much worse,
+    docs/flagship.md). Empty cells stay empty, and each layer is rescaled to its energy before the
+    fluctuations, so the response and the layer split stay the body's. ``layers`` limits them to
+    the named layers (all when None).
+    """
+
+    def __init__(self, geometry: str, cond_dim: int, degree: int, scale: float, layers: list[str] | None = None):
+        super().__init__()
+        g = get_geometry(geometry)
+        names = [layer.name for layer in g.layers]
+        unknown = sorted(set(layers or ()) - set(names))
+        if unknown:
+            raise ConfigError(f"calo.fluctuation_layers: geometry {geometry!r} has no layer {', '.join(map(repr, unknown))}; "
+                              f"its layers are {', '.join(names)}")
+        layer_of = torch.from_numpy(np.asarray(g.cell_layer, np.int64))
+        self.register_buffer("layer_matrix", nn.functional.one_hot(layer_of, len(g.layers)).float())
+        # (fluctuating cells, cells): places each latent value on its cell
+        chosen = [i for i, name in enumerate(names) if layers is None or name in layers]
+        cells = torch.cat([torch.arange(g.layer_slices[i].start, g.layer_slices[i].stop) for i in chosen])
+        self.register_buffer("placement", nn.functional.one_hot(cells, g.n_cells).float())
+        self.basis_of = ConditionalStandardiser(cond_dim, len(g.layers), degree)  # its basis; the mean fit is ln(quantum)
+        self.log_scale = nn.Parameter(torch.full((len(g.layers),), math.log(scale)))
+
+    @property
+    def dim(self) -> int:
+        """One latent value per fluctuating cell."""
+        return self.placement.shape[0]
+
+    def quantum(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
+        """(n, cells) energy quantum (in units of the incident energy) times the learned scale."""
+        log_q = self.basis_of.basis(cond, n) @ self.basis_of.mean_coef + self.log_scale
+        return log_q.exp() @ self.layer_matrix.T
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        """Fluctuated cells, from (N, cells) cells and (N, dim) standard-normal noise."""
+        hit = x > 0
+        safe = torch.where(hit, x, torch.ones_like(x))  # sqrt's gradient at an empty cell would be infinite
+        std = (safe * self.quantum(cond, x.shape[0])).sqrt()
+        y = torch.where(hit, (x + std * (noise @ self.placement)).clamp_min(0.0), torch.zeros_like(x))
+        before, after = x @ self.layer_matrix, y @ self.layer_matrix
+        ratio = torch.where(after > 0, before / after.clamp_min(1e-30), torch.zeros_like(after))
+        # a layer whose every cell fell below 0 keeps its energy unfluctuated
+        kept = (after > 0).float() @ self.layer_matrix.T > 0
+        return torch.where(kept, y * (ratio @ self.layer_matrix.T), x)
+
+    def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:
+        """ln(quantum) of each layer: the ln of the smallest deposit of the showers with >= 2 hit
+        cells there, fitted as a polynomial in the conditions (a layer that is never hit twice
+        gets the smallest deposit seen anywhere)."""
+        self.basis_of.set_condition_kinds(cond)
+        basis = self.basis_of.numpy_basis(cond, len(x))
+        coef = np.zeros(self.basis_of.mean_coef.shape)
+        layer_of = self.layer_matrix.argmax(dim=1).numpy()
+        positive = x[x > 0]
+        fallback = math.log(float(positive.min())) if positive.size else math.log(EPS_CELL_RANGE[0])
+        for l in range(coef.shape[1]):
+            part = np.asarray(x[:, layer_of == l], np.float64)
+            hit = part > 0
+            usable = hit.sum(axis=1) >= 2
+            if usable.sum() < basis.shape[1] + 10:
+                coef[0, l] = fallback
+                continue
+            smallest = np.where(hit[usable], part[usable], np.inf).min(axis=1)
+            coef[:, l] = _ridge(basis[usable], np.log(smallest)[:, None])[:, 0]
+        self.basis_of.mean_coef.copy_(torch.from_numpy(coef.astype(np.float32)))
+
+
 class StructuredGenerator(nn.Module):
     """A network body that outputs standardised features, and the head that makes them cells.
 
@@ -434,30 +552,37 @@ class StructuredGenerator(nn.Module):
     that cell's feature with a learned per-cell scale: independent cell-to-cell fluctuations
     (the bumps of a strip profile), which a dense body fed by a few dozen latent values can only
     make as correlated patterns. In the quickstart budget it changed nothing beyond seed noise
-    (docs/flagship.md). The latent is [body's (with the Gaussian path's last), cell noise].
+    (docs/flagship.md). With ``fluctuations`` (:class:`CellFluctuations`) the cells the head makes
+    fluctuate by their energy quanta. The latent is [body's (with the Gaussian path's last), cell
+    noise, fluctuations' noise], the last two when configured.
     """
 
-    def __init__(self, body: nn.Module, features: ShowerFeatures, gaussian_dim: int, cell_noise: float = 0.0):
+    def __init__(self, body: nn.Module, features: ShowerFeatures, gaussian_dim: int, cell_noise: float = 0.0,
+                 fluctuations: CellFluctuations | None = None):
         super().__init__()
         self.body = body
         self.features = features
         self.gaussian_dim = gaussian_dim
         self.gaussian = nn.Parameter(torch.zeros(gaussian_dim, gaussian_dim)) if gaussian_dim else None
         n_noise = features.n_cells if cell_noise > 0 else 0
-        self.noise_dim = n_noise
         self.noise_scale = nn.Parameter(torch.full((n_noise,), float(cell_noise))) if n_noise else None
+        self.fluctuations = fluctuations
+        self.noise_dim = n_noise + (fluctuations.dim if fluctuations is not None else 0)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        if self.noise_scale is not None:
+        if self.noise_dim:
             z, noise = z[:, : -self.noise_dim], z[:, -self.noise_dim :]
         v = self.body(z, cond)
         if self.gaussian is not None:
             k = self.gaussian_dim
             v = torch.cat([v[:, :k] + z[:, -k:] @ self.gaussian.T, v[:, k:]], dim=1)
         if self.noise_scale is not None:
-            n_summary = self.features.n_summary
-            v = torch.cat([v[:, :n_summary], v[:, n_summary:] + noise * self.noise_scale], dim=1)
-        return self.features.cells(v, cond)
+            n_summary, n_cells = self.features.n_summary, self.features.n_cells
+            v = torch.cat([v[:, :n_summary], v[:, n_summary:] + noise[:, :n_cells] * self.noise_scale], dim=1)
+        x = self.features.cells(v, cond)
+        if self.fluctuations is not None:
+            x = self.fluctuations(x, noise[:, -self.fluctuations.dim :], cond)
+        return x
 
     def fit_gaussian(self, x: torch.Tensor, cond: torch.Tensor | None) -> None:
         if self.gaussian is None:
@@ -492,19 +617,21 @@ class CaloWGAN(WGANGP):
         self.geometry = geometry
         opts = config.calo
         features = ShowerFeatures(geometry, cond_dim, opts.degree, opts.eps_layer, opts.eps_cell, opts.empty_below,
-                                  opts.eps_cell_ratio)
+                                  opts.eps_cell_ratio, opts.knots)
         gaussian_dim = {"none": 0, "summaries": features.n_summary, "all": features.dim}[opts.gaussian_path]
         body_latent = config.latent_dim + gaussian_dim
         body = self._build(config.generator, (body_latent,), (features.dim,), "generator")
         self._scale_last_layer(body, opts.head_init_scale)
-        self.generator = StructuredGenerator(body, features, gaussian_dim, opts.cell_noise)
+        fluctuations = (CellFluctuations(geometry, cond_dim, opts.degree, opts.cell_fluctuations,
+                                         opts.fluctuation_layers) if opts.cell_fluctuations > 0 else None)
+        self.generator = StructuredGenerator(body, features, gaussian_dim, opts.cell_noise, fluctuations)
         self.latent_dim = body_latent + self.generator.noise_dim
-        self.shapes = ShapeSummaries(geometry, cond_dim, opts.degree) if opts.shape_summaries else None
+        self.shapes = ShapeSummaries(geometry, cond_dim, opts.degree, opts.knots) if opts.shape_summaries else None
         n_shapes = self.shapes.dim if self.shapes is not None else 0
-        self.linear_shares = LinearShares(geometry, cond_dim, opts.degree) if opts.linear_shares else None
+        self.linear_shares = LinearShares(geometry, cond_dim, opts.degree, opts.knots) if opts.linear_shares else None
         if opts.eratio_moments and opts.moment_weight <= 0:
             raise ConfigError("calo.eratio_moments adds E_ratio to the moment penalty: set calo.moment_weight > 0")
-        self.eratio = StripEratio(geometry, cond_dim, opts.degree) if opts.eratio_moments else None
+        self.eratio = StripEratio(geometry, cond_dim, opts.degree, opts.knots) if opts.eratio_moments else None
         n_linear = self.linear_shares.dim if self.linear_shares is not None else 0
         self.critics = nn.ModuleDict({"critic": self._build(config.critic, (features.dim + n_shapes + n_linear,), (1,),
                                                             "critic")})
@@ -530,6 +657,8 @@ class CaloWGAN(WGANGP):
     def fit_data(self, x, cond):
         cond_np = cond.numpy() if cond is not None else None
         self.features.fit(x.numpy(), cond_np)
+        if self.generator.fluctuations is not None:
+            self.generator.fluctuations.fit(x.numpy(), cond_np)
         if self.shapes is not None:
             self.shapes.fit(x.numpy(), cond_np, self.features.empty_threshold(cond, len(x)))
         if self.linear_shares is not None:
@@ -614,6 +743,6 @@ def feature_dim(geometry: str) -> int:
 
 
 __all__ = [
-    "CaloWGAN", "ConditionalStandardiser", "LinearShares", "ShapeSummaries", "ShowerFeatures", "StripEratio",
+    "CaloWGAN", "CellFluctuations", "ConditionalStandardiser", "LinearShares", "ShapeSummaries", "ShowerFeatures", "StripEratio",
     "StructuredGenerator", "feature_dim", "summary_moments",
 ]

@@ -44,6 +44,9 @@ class CaloConfig(_Strict):
 
     degree: int = Field(3, ge=0, le=6, description="polynomial degree of the condition-dependent standardisation "
                                                     "(0: one mean and width for all conditions)")
+    knots: int = Field(0, ge=0, description="the standardisation also has a linear spline with this many knots in "
+                                          "each condition with >= 100 distinct values in the data (the impact "
+                                          "position: which strip holds the core is a step function of it); 0: none")
     eps_layer: float = Field(1e-5, gt=0.0, description="floor inside ln(layer fraction + eps)")
     eps_cell: Annotated[float, Field(ge=1e-7, le=0.1)] | Literal["adaptive"] = Field(
         1e-5, description="floor inside ln(cell fraction of its layer + eps); 'adaptive': per layer, the smallest "
@@ -70,9 +73,22 @@ class CaloConfig(_Strict):
     cell_noise: float = Field(0.0, ge=0.0, description="initial scale of per-cell noise with a learned scale, added "
                                                      "to the generated cell features (the latent grows by the "
                                                      "cell count); 0: none")
+    cell_fluctuations: float = Field(0.0, ge=0.0, description="initial scale of independent cell fluctuations with "
+                                                           "a variance of (cell energy) x (the layer's energy quantum, "
+                                                           "from the data's smallest deposits) x this, learned per "
+                                                           "layer (the latent grows by the cell count); 0: none")
+    fluctuation_layers: list[str] | None = Field(None, description="the layers whose cells fluctuate with "
+                                                                  "cell_fluctuations (None: all)")
     gaussian_path: Literal["none", "summaries", "all"] = Field(
         "summaries", description="a linear noise-to-output path for these features, initialised to the data's "
                                  "covariance (the latent grows by their count)")
+
+    @field_validator("knots")
+    @classmethod
+    def _knots_span(cls, value):
+        if value == 1:
+            raise ValueError("knots must be 0 (no spline) or >= 2 (a spline needs two knots to span a range)")
+        return value
 
     @field_validator("gaussian_path", mode="before")
     @classmethod
