@@ -149,24 +149,37 @@ RIDGE = 1e-4  # per training row: keeps the fits' coefficients small where the c
 def _ridge(basis: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Least squares with a small ridge (the intercept unpenalised), so that correlated or rare
     condition columns (one-hot codes, the impact offset beside eta) cannot produce huge
-    coefficients that make the standardisation, and the generator, jump at tiny condition changes."""
-    penalty = RIDGE * len(basis) * np.eye(basis.shape[1])
+    coefficients that make the standardisation, and the generator, jump at tiny condition changes.
+    Basis columns that are 0 on every row (the spline of an unsplined condition) get 0."""
+    active = _active_columns(basis)
+    b = basis[:, active]
+    penalty = RIDGE * len(b) * np.eye(b.shape[1])
     penalty[0, 0] = 0.0
-    return np.linalg.solve(basis.T @ basis + penalty, basis.T @ targets)
+    coef = np.zeros((basis.shape[1], *targets.shape[1:]))
+    coef[active] = np.linalg.solve(b.T @ b + penalty, b.T @ targets)
+    return coef
+
+
+def _active_columns(basis: np.ndarray) -> np.ndarray:
+    """Indices of the basis columns that are not 0 on every row (the intercept always is)."""
+    return np.flatnonzero(np.any(basis != 0, axis=0))
 
 
 def _gaussian_log_var_fit(basis: np.ndarray, resid2: np.ndarray, start: np.ndarray, iterations: int = 30) -> np.ndarray:
     """Maximum-likelihood ln-variance coefficients for Gaussian residuals (Newton's method on the
     convex sum of b.theta + r^2 exp(-b.theta)): right for skewed, tailed response distributions,
-    whose ln(r^2) fit underestimates the width where the tails are heavy."""
+    whose ln(r^2) fit underestimates the width where the tails are heavy. Columns that are 0 on
+    every row keep their start (the Hessian's cost grows with the square of the columns)."""
+    active = _active_columns(basis)
+    b = basis[:, active]
     theta = start.copy()
     for _ in range(iterations):
         w = resid2 * np.exp(-(basis @ theta))  # (N, F)
         for f in range(theta.shape[1]):
-            grad = basis.T @ (1.0 - w[:, f])
-            hess = (basis * w[:, f : f + 1]).T @ basis + RIDGE * len(basis) * np.eye(basis.shape[1])
+            grad = b.T @ (1.0 - w[:, f])
+            hess = (b * w[:, f : f + 1]).T @ b + RIDGE * len(b) * np.eye(b.shape[1])
             step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-            theta[:, f] -= np.clip(step, -1.0, 1.0)
+            theta[active, f] -= np.clip(step, -1.0, 1.0)
     return theta
 
 
