@@ -756,6 +756,6 @@ def feature_dim(geometry: str) -> int:
 
 
 __all__ = [
-    "CaloWGAN", "CellFluctuations", "ConditionalStandardiser", "LinearShares", "ShapeSummaries", "ShowerFeatures", "StripEratio",
-    "StructuredGenerator", "feature_dim", "summary_moments",
+    "CaloWGAN", "CellFluctuations", "ConditionalStandardiser", "LinearShares", "ShapeSummaries", "ShowerFeatures",
+    "StripEratio", "StructuredGenerator", "feature_dim", "summary_moments",
 ]
