@@ -413,6 +413,21 @@ def test_features_saved_before_the_adaptive_floor_still_load():
     np.testing.assert_allclose(fresh.eps_cells(torch.zeros(2, 1), 2).numpy(), 1e-3, rtol=1e-6)
 
 
+def _redraw_last_latents_keeps_layer_energies(gen, latent_dim, cond, n_redrawn):
+    """Generate twice with only the last ``n_redrawn`` latent values redrawn: the layer energies
+    must not change, the arrangement of the cells must. Returns the first showers."""
+    torch.manual_seed(0)
+    z = torch.randn(len(cond), latent_dim)
+    other = z.clone()
+    other[:, -n_redrawn:] = torch.randn(len(cond), n_redrawn)
+    with torch.no_grad():
+        a, b = gen(z, cond), gen(other, cond)
+    layers = gen.features.layer_matrix
+    torch.testing.assert_close(a @ layers, b @ layers, rtol=1e-4, atol=1e-7)  # same layer energies
+    assert not torch.allclose(a, b)  # but another arrangement of the cells
+    return a
+
+
 def test_cell_noise_moves_cells_within_their_layer_and_learns_its_scale(tmp_path, shower_file):
     """calo.cell_noise: the latent ends with one value per cell, added to that cell's feature with a
     learned scale; the response and the layer split (the summaries) do not depend on it."""
@@ -424,15 +439,7 @@ def test_cell_noise_moves_cells_within_their_layer_and_learns_its_scale(tmp_path
     assert trainer.model.latent_dim == 8 + (1 + 4) + n_cells
     assert torch.equal(gen.noise_scale.detach(), torch.full((n_cells,), 0.2))
     cond = trainer.data.train.cond[:64]
-    torch.manual_seed(0)
-    z = torch.randn(64, trainer.model.latent_dim)
-    other = z.clone()
-    other[:, -n_cells:] = torch.randn(64, n_cells)
-    with torch.no_grad():
-        a, b = gen(z, cond), gen(other, cond)
-    layers = gen.features.layer_matrix
-    torch.testing.assert_close(a @ layers, b @ layers, rtol=1e-4, atol=1e-7)  # same layer energies
-    assert not torch.allclose(a, b)  # but another arrangement of the cells
+    _redraw_last_latents_keeps_layer_energies(gen, trainer.model.latent_dim, cond, n_cells)
     loss, _ = trainer.model.generator_loss(cond, 64)
     (grad,) = torch.autograd.grad(loss, gen.noise_scale)
     assert grad.abs().sum() > 0
@@ -528,15 +535,7 @@ def test_fluctuations_join_the_generator_latent_and_learn_their_scale(tmp_path, 
     gen, n_cells = trainer.model.generator, 266
     assert trainer.model.latent_dim == 8 + (1 + 4) + 2 * n_cells  # body, Gaussian path, cell noise, fluctuations
     cond = trainer.data.train.cond[:64]
-    torch.manual_seed(0)
-    z = torch.randn(64, trainer.model.latent_dim)
-    other = z.clone()
-    other[:, -n_cells:] = torch.randn(64, n_cells)
-    with torch.no_grad():
-        a, b = gen(z, cond), gen(other, cond)
-    layers = gen.features.layer_matrix
-    torch.testing.assert_close(a @ layers, b @ layers, rtol=1e-4, atol=1e-7)
-    assert not torch.allclose(a, b)
+    a = _redraw_last_latents_keeps_layer_energies(gen, trainer.model.latent_dim, cond, n_cells)
     assert (a >= 0).all()
     loss, _ = trainer.model.generator_loss(cond, 64)
     (grad,) = torch.autograd.grad(loss, gen.fluctuations.log_scale)
