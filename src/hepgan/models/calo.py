@@ -165,6 +165,15 @@ def _active_columns(basis: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.any(basis != 0, axis=0))
 
 
+def _smallest_deposits(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For (N, cells) deposits of one layer: which showers hit >= 2 cells there, and the smallest
+    hit cell of each of those (about one energy quantum: the adaptive floor and the fluctuations'
+    quantum are both fitted to it)."""
+    hit = part > 0
+    usable = hit.sum(axis=1) >= 2
+    return usable, np.where(hit[usable], part[usable], np.inf).min(axis=1)
+
+
 def _gaussian_log_var_fit(basis: np.ndarray, resid2: np.ndarray, start: np.ndarray, iterations: int = 30) -> np.ndarray:
     """Maximum-likelihood ln-variance coefficients for Gaussian residuals (Newton's method on the
     convex sum of b.theta + r^2 exp(-b.theta)): right for skewed, tailed response distributions,
@@ -299,15 +308,13 @@ class ShowerFeatures(nn.Module):
         basis = self.standardiser.numpy_basis(cond, len(x))
         for l, (a, b) in enumerate(self.slices):
             part = x[:, a:b].astype(np.float64)
-            hit = part > 0
-            usable = hit.sum(axis=1) >= 2
+            usable, smallest = _smallest_deposits(part)
             if usable.sum() < basis.shape[1] + 10:  # (almost) never two hit cells: any floor will do
                 self.log_eps_coef[:, l] = 0.0
                 self.log_eps_coef[0, l] = math.log(EPS_CELL_RANGE[1])
                 continue
-            shares = part[usable] / part[usable].sum(axis=1, keepdims=True)
-            smallest = np.where(hit[usable], shares, np.inf).min(axis=1)
-            coef = _ridge(basis[usable], np.log(smallest)[:, None])[:, 0]
+            smallest_share = smallest / part[usable].sum(axis=1)
+            coef = _ridge(basis[usable], np.log(smallest_share)[:, None])[:, 0]
             coef[0] -= math.log(self.eps_cell_ratio)
             self.log_eps_coef[:, l] = torch.from_numpy(coef.astype(np.float32))
 
@@ -539,13 +546,10 @@ class CellFluctuations(nn.Module):
         positive = x[x > 0]
         fallback = math.log(float(positive.min())) if positive.size else math.log(EPS_CELL_RANGE[0])
         for l in range(coef.shape[1]):
-            part = np.asarray(x[:, layer_of == l], np.float64)
-            hit = part > 0
-            usable = hit.sum(axis=1) >= 2
+            usable, smallest = _smallest_deposits(np.asarray(x[:, layer_of == l], np.float64))
             if usable.sum() < basis.shape[1] + 10:
                 coef[0, l] = fallback
                 continue
-            smallest = np.where(hit[usable], part[usable], np.inf).min(axis=1)
             coef[:, l] = _ridge(basis[usable], np.log(smallest)[:, None])[:, 0]
         self.basis_of.mean_coef.copy_(torch.from_numpy(coef.astype(np.float32)))
 
