@@ -80,8 +80,17 @@ def test_knots_let_the_standardiser_follow_a_step_in_the_impact_position():
         residual[knots] = np.std(y[:, 0] - mean.numpy()[:, 0])
     assert s.splined.tolist() == [0.0, 1.0]
     assert residual[41] < 0.5 * residual[0]
-    edge = torch.tensor([[1.0, 0.5], [1.0, 0.9]])  # at and beyond the last knot
+    edge = torch.tensor([[0.5], [0.9]])  # the offset at and beyond the last knot
     torch.testing.assert_close(s._hats(edge)[0], s._hats(edge)[1])
+    # only the splined condition's hats are computed; the coefficients keep a row for every hat
+    c = torch.from_numpy(cond[:5].astype(np.float32))
+    assert s.basis(c, 5).shape == (5, 1 + 2 * 3 + 41) and s.mean_coef.shape[0] == 1 + 2 * 3 + 2 * 41
+    assert (s.mean_coef[1 + 2 * 3 : 1 + 2 * 3 + 41] == 0).all()  # the energy's hats
+    centres = s.knot_lo[1] + s.knot_step[1] * torch.arange(41)
+    full_hats = (1 - ((c[:, 1:, None] - centres) / s.knot_step[1]).abs()).clamp_min(0).flatten(1)
+    full = torch.cat([torch.ones(5, 1), c, c.pow(2) * s.continuous, c.pow(3) * s.continuous, torch.zeros(5, 41),
+                      full_hats], dim=1)
+    torch.testing.assert_close(s(c, 5)[0], full @ s.mean_coef, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="knots must be 0"):
         ModelConfig(**{**CALO_MODEL, "calo": {"knots": 1}})
 

@@ -80,24 +80,43 @@ class ConditionalStandardiser(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def basis(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
+        """(n, columns in use): the intercept, the powers, and the hat functions of the splined
+        conditions only; :meth:`rows` says which coefficient row each column multiplies."""
         ones = torch.ones(n, 1, dtype=self.mean_coef.dtype, device=self.mean_coef.device)
         if cond is None or cond.shape[1] == 0 or self.mean_coef.shape[0] == 1:
             return ones
         powers = [cond] if self.degree else []
         for k in range(2, self.degree + 1):
             powers.append(cond.pow(k) * self.continuous)  # a 0/1 column's powers would repeat it
-        if self.knots:
-            powers.append(self._hats(cond))
+        if self.knots and self.splined.any():
+            powers.append(self._hats(cond[:, self.splined > 0]))
         return torch.cat([ones, *powers], dim=1)
 
+    def rows(self, cond: torch.Tensor | np.ndarray | None) -> torch.Tensor:
+        """Indices of the coefficient rows that :meth:`basis` fills for these conditions. The
+        coefficients keep a row per hat function of every condition (the checkpoint format), but
+        an unsplined condition's hats are 0, and computing them cost ~8 % of a training step."""
+        if cond is None or cond.shape[1] == 0 or self.mean_coef.shape[0] == 1:
+            return torch.zeros(1, dtype=torch.long, device=self.mean_coef.device)
+        n_poly = 1 + cond.shape[1] * self.degree
+        index = torch.arange(n_poly, device=self.mean_coef.device)
+        if not self.knots:
+            return index
+        splined = torch.nonzero(self.splined > 0)[:, 0]
+        hats = n_poly + (splined[:, None] * self.knots + torch.arange(self.knots, device=splined.device)).flatten()
+        return torch.cat([index, hats])
+
+    def evaluate(self, coef: torch.Tensor, cond: torch.Tensor | None, n: int) -> torch.Tensor:
+        """(n, coef columns): the polynomial-and-spline with coefficients ``coef`` at ``cond``."""
+        return self.basis(cond, n) @ coef[self.rows(cond)]
+
     def _hats(self, cond: torch.Tensor) -> torch.Tensor:
-        """(n, cond_dim x knots) hat functions, flat beyond the outer knots; 0 for unsplined columns."""
-        hi = self.knot_lo + self.knot_step * (self.knots - 1)
-        c = torch.minimum(torch.maximum(cond, self.knot_lo), hi)
-        centres = self.knot_lo[:, None] + self.knot_step[:, None] * torch.arange(self.knots, dtype=cond.dtype,
-                                                                                  device=cond.device)
-        hats = (1.0 - ((c[:, :, None] - centres) / self.knot_step[:, None]).abs()).clamp_min(0.0)
-        return (hats * self.splined[:, None]).flatten(1)
+        """(n, splined conditions x knots) hat functions of the splined columns ``cond``, flat
+        beyond the outer knots."""
+        lo, step = self.knot_lo[self.splined > 0], self.knot_step[self.splined > 0]
+        c = torch.minimum(torch.maximum(cond, lo), lo + step * (self.knots - 1))
+        centres = lo[:, None] + step[:, None] * torch.arange(self.knots, dtype=cond.dtype, device=cond.device)
+        return (1.0 - ((c[:, :, None] - centres) / step[:, None]).abs()).clamp_min(0.0).flatten(1)
 
     def set_condition_kinds(self, cond: np.ndarray | None) -> None:
         """Mark the 0/1 condition columns (one-hot codes), which enter the basis linearly, and place
@@ -116,6 +135,12 @@ class ConditionalStandardiser(nn.Module):
     def numpy_basis(self, cond: np.ndarray | None, n: int) -> np.ndarray:
         return self.basis(None if cond is None else torch.from_numpy(cond.astype(np.float32)), n).double().numpy()
 
+    def store(self, buffer: torch.Tensor, coef: np.ndarray, cond: np.ndarray | None) -> None:
+        """Write ``coef``, fitted on :meth:`numpy_basis` (its rows the columns in use), into a
+        coefficient buffer (the rows of the hats not in use stay 0)."""
+        buffer.zero_()
+        buffer[self.rows(cond)] = torch.from_numpy(np.asarray(coef, np.float32)).to(buffer.device)
+
     def fit(self, features: np.ndarray, cond: np.ndarray | None, n_exact: int = 0) -> None:
         """Fit to (N, n_features) features; the first ``n_exact`` get a maximum-likelihood width."""
         self.set_condition_kinds(cond)
@@ -129,13 +154,13 @@ class ConditionalStandardiser(nn.Module):
         log_var[0] += np.log(np.mean(resid2 / np.exp(basis @ log_var), axis=0) + 1e-12)
         if n_exact:
             log_var[:, :n_exact] = _gaussian_log_var_fit(basis, resid2[:, :n_exact], log_var[:, :n_exact])
-        self.mean_coef.copy_(torch.from_numpy(coef.astype(np.float32)))
-        self.log_var_coef.copy_(torch.from_numpy(log_var.astype(np.float32)))
+        self.store(self.mean_coef, coef, cond)
+        self.store(self.log_var_coef, log_var, cond)
 
     def forward(self, cond: torch.Tensor | None, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, std), each (n, n_features), for these conditions."""
-        b = self.basis(cond, n)
-        return b @ self.mean_coef, (0.5 * (b @ self.log_var_coef)).exp().maximum(self.min_std)
+        b, rows = self.basis(cond, n), self.rows(cond)
+        return b @ self.mean_coef[rows], (0.5 * (b @ self.log_var_coef[rows])).exp().maximum(self.min_std)
 
 
 EPS_CELL_RANGE = (1e-7, 0.1)  # the cell floor, fixed or adaptive, stays within this range
@@ -248,7 +273,7 @@ class ShowerFeatures(nn.Module):
 
     def eps_cells(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
         """(n, n_cells) floor inside ln(cell share + eps) for these conditions."""
-        log_eps = self.standardiser.basis(cond, n) @ self.log_eps_coef
+        log_eps = self.standardiser.evaluate(self.log_eps_coef, cond, n)
         return log_eps.exp().clamp(*EPS_CELL_RANGE) @ self.layer_matrix.T
 
     def empty_threshold(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
@@ -306,17 +331,17 @@ class ShowerFeatures(nn.Module):
         puts a gap of ~ln(1/eps) between empty and hit cells that a low-energy shower's few large
         shares never use."""
         basis = self.standardiser.numpy_basis(cond, len(x))
+        coef = np.zeros((basis.shape[1], len(self.slices)))
         for l, (a, b) in enumerate(self.slices):
             part = x[:, a:b].astype(np.float64)
             usable, smallest = _smallest_deposits(part)
             if usable.sum() < basis.shape[1] + 10:  # (almost) never two hit cells: any floor will do
-                self.log_eps_coef[:, l] = 0.0
-                self.log_eps_coef[0, l] = math.log(EPS_CELL_RANGE[1])
+                coef[0, l] = math.log(EPS_CELL_RANGE[1])
                 continue
             smallest_share = smallest / part[usable].sum(axis=1)
-            coef = _ridge(basis[usable], np.log(smallest_share)[:, None])[:, 0]
-            coef[0] -= math.log(self.eps_cell_ratio)
-            self.log_eps_coef[:, l] = torch.from_numpy(coef.astype(np.float32))
+            coef[:, l] = _ridge(basis[usable], np.log(smallest_share)[:, None])[:, 0]
+            coef[0, l] -= math.log(self.eps_cell_ratio)
+        self.standardiser.store(self.log_eps_coef, coef, cond)
 
 
 class ShapeSummaries(nn.Module):
@@ -530,7 +555,7 @@ class CellFluctuations(nn.Module):
 
     def smallest_deposit(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
         """(n, layers) the fitted typical smallest deposit (in units of the incident energy)."""
-        return (self.basis_of.basis(cond, n) @ self.basis_of.mean_coef).exp()
+        return self.basis_of.evaluate(self.basis_of.mean_coef, cond, n).exp()
 
     def quantum(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
         """(n, cells) energy quantum (in units of the incident energy) times the learned scale."""
@@ -575,7 +600,7 @@ class CellFluctuations(nn.Module):
         gets the smallest deposit seen anywhere)."""
         self.basis_of.set_condition_kinds(cond)
         basis = self.basis_of.numpy_basis(cond, len(x))
-        coef = np.zeros(self.basis_of.mean_coef.shape)
+        coef = np.zeros((basis.shape[1], self.basis_of.mean_coef.shape[1]))
         layer_of = self.layer_matrix.argmax(dim=1).numpy()
         positive = x[x > 0]
         fallback = math.log(float(positive.min())) if positive.size else math.log(EPS_CELL_RANGE[0])
@@ -585,7 +610,7 @@ class CellFluctuations(nn.Module):
                 coef[0, l] = fallback
                 continue
             coef[:, l] = _ridge(basis[usable], np.log(smallest)[:, None])[:, 0]
-        self.basis_of.mean_coef.copy_(torch.from_numpy(coef.astype(np.float32)))
+        self.basis_of.store(self.basis_of.mean_coef, coef, cond)
 
 
 class StructuredGenerator(nn.Module):
