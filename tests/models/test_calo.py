@@ -515,27 +515,30 @@ def test_fluctuation_layers_leave_the_other_layers_alone():
 
 
 def test_the_cell_floor_empties_slivers_and_keeps_the_layer_energies():
-    """calo.cell_floor: cells below floor x the smallest deposit are emptied in every layer, the
-    rest scaled so each layer keeps its energy; a layer's largest cell stays unless the whole
-    layer holds less than the floor, and then the layer is emptied."""
-    fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips"], floor=0.5)
+    """calo.cell_floor: fluctuating cells below floor x the smallest deposit are emptied, the rest
+    scaled so each layer keeps its energy; a layer's largest cell stays unless the whole layer
+    holds less than the floor, and then the layer is emptied; the other layers are left alone."""
+    fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["presampler", "strips", "middle"],
+                             floor=0.5)
     fluct.basis_of.mean_coef.fill_(math.log(1e-3))  # smallest deposit 1e-3: the floor is 5e-4
-    x = torch.zeros(2, 266)
+    x = torch.zeros(3, 266)
     x[:, 21:189] = 0.002  # strips, all above the floor
     x[0, :3] = torch.tensor([0.01, 4e-4, 3e-4])  # presampler: two slivers
     x[0, 189:191] = torch.tensor([3e-4, 2e-4])  # middle: only slivers, but 5e-4 in all
-    x[0, 238] = 2e-4  # back: one sliver, the layer below the floor
-    x[1, 189:] = 0.003  # nothing to empty
+    x[1, 189:191] = torch.tensor([2e-4, 1e-4])  # middle: less than the floor in all
+    x[:2, 238] = 2e-4  # back: a sliver, but the back layer does not fluctuate
+    x[2] = 0.003  # nothing to empty
     with torch.no_grad():
-        y = fluct(x, torch.zeros(2, fluct.dim), torch.zeros(2, 1))
+        y = fluct(x, torch.zeros(3, fluct.dim), torch.zeros(3, 1))
     torch.testing.assert_close(y[0, :3], torch.tensor([0.0107, 0.0, 0.0]))
     torch.testing.assert_close(y[0, 189:191], torch.tensor([5e-4, 0.0]))
-    assert (y[0, 238:] == 0).all()
+    assert (y[1, 189:238] == 0).all()
     torch.testing.assert_close(y[:, 21:189], x[:, 21:189])
-    torch.testing.assert_close(y[1], x[1])
+    torch.testing.assert_close(y[:, 238:], x[:, 238:])
+    torch.testing.assert_close(y[2], x[2])
     fluct.floor = 0.0
     with torch.no_grad():
-        torch.testing.assert_close(fluct(x, torch.zeros(2, fluct.dim), torch.zeros(2, 1)), x)
+        torch.testing.assert_close(fluct(x, torch.zeros(3, fluct.dim), torch.zeros(3, 1)), x)
     with pytest.raises(ConfigError, match="cell_floor.*cell_fluctuations > 0"):
         build_model(ModelConfig(**{**CALO_MODEL, "calo": {"cell_floor": 0.5}}), (266,), 1, geometry="atlas266")
 

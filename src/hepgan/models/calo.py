@@ -520,12 +520,13 @@ class CellFluctuations(nn.Module):
     fluctuations, so the response and the layer split stay the body's. ``layers`` limits them to
     the named layers (all when None).
 
-    With a ``floor`` > 0, cells of every layer holding less than floor x the layer's typical
-    smallest deposit are then emptied (the largest cell of a layer always stays). A real cell is
-    hit by at least one deposit, so it never holds a sliver of one: in the reference simulator's
-    showers < 2 % of hit cells hold less than 0.2 x the typical smallest deposit. Cut at 0, the
-    Gaussian leaves such slivers behind (5-9 % of the generated hit cells in strips and middle), and
-    a share-based emptying lets them through in showers whose layer energy is low.
+    With a ``floor`` > 0, the fluctuating cells holding less than floor x the layer's typical
+    smallest deposit are then emptied (a layer's largest cell stays, unless the whole layer holds
+    less than that). A real cell is hit by at least one deposit, so it never holds a sliver of
+    one: in the reference simulator's showers < 2 % of hit cells hold less than 0.2 x the typical
+    smallest deposit. Cut at 0, the Gaussian leaves such slivers behind (5-9 % of the generated hit
+    cells in strips and middle). The other layers keep their cells: flooring the back layer too
+    narrowed its widths (docs/flagship.md).
     """
 
     def __init__(self, geometry: str, cond_dim: int, degree: int, scale: float, layers: list[str] | None = None,
@@ -545,6 +546,7 @@ class CellFluctuations(nn.Module):
         chosen = [i for i, name in enumerate(names) if layers is None or name in layers]
         cells = torch.cat([torch.arange(g.layer_slices[i].start, g.layer_slices[i].stop) for i in chosen])
         self.register_buffer("placement", nn.functional.one_hot(cells, g.n_cells).float())
+        self.register_buffer("fluctuating", self.placement.sum(dim=0) > 0, persistent=False)
         self.basis_of = ConditionalStandardiser(cond_dim, len(g.layers), degree)  # its basis; the mean fit is ln(quantum)
         self.log_scale = nn.Parameter(torch.full((len(g.layers),), math.log(scale)))
 
@@ -586,12 +588,13 @@ class CellFluctuations(nn.Module):
         return y * (ratio @ self.layer_matrix.T)
 
     def _floored(self, y: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
-        """``y`` with the cells below ``floor`` emptied. A layer's largest cell stays if the layer's
-        energy reaches the floor; a layer holding less than that is emptied (its energy, less than
-        ``floor`` x the smallest deposit, is lost: real showers do not have such layers either)."""
+        """``y`` with the fluctuating cells below ``floor`` emptied. A layer's largest cell stays if
+        the layer's energy reaches the floor; a layer holding less than that is emptied (its
+        energy, less than ``floor`` x the smallest deposit, is lost: real showers do not have such
+        layers either)."""
         largest = torch.cat([y[:, a:b].amax(dim=1, keepdim=True).expand(-1, b - a) for a, b in self.layer_slices], dim=1)
         layer_energy = (y @ self.layer_matrix) @ self.layer_matrix.T
-        keep = (y >= floor) | ((y >= largest) & (layer_energy >= floor))
+        keep = (y >= floor) | ((y >= largest) & (layer_energy >= floor)) | ~self.fluctuating
         return torch.where(keep & (y > 0), y, torch.zeros_like(y))
 
     def fit(self, x: np.ndarray, cond: np.ndarray | None) -> None:

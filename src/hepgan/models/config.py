@@ -79,9 +79,9 @@ class CaloConfig(_Strict):
                                                            "layer (the latent grows by the cell count); 0: none")
     fluctuation_layers: list[str] | None = Field(None, description="the layers whose cells fluctuate with "
                                                                   "cell_fluctuations (None: all)")
-    cell_floor: float = Field(0.0, ge=0.0, description="with cell_fluctuations, cells of every layer holding less "
-                                                       "than this x the layer's smallest typical deposit are emptied "
-                                                       "(the largest cell of a layer stays); 0: no floor")
+    cell_floor: float = Field(0.0, ge=0.0, description="with cell_fluctuations, the fluctuating cells holding less "
+                                                       "than this x their layer's typical smallest deposit are "
+                                                       "emptied (a layer's largest cell stays); 0: no floor")
     gaussian_path: Literal["none", "summaries", "all"] = Field(
         "summaries", description="a linear noise-to-output path for these features, initialised to the data's "
                                  "covariance (the latent grows by their count)")
