@@ -561,14 +561,17 @@ class CellFluctuations(nn.Module):
 
     def quantum(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
         """(n, cells) energy quantum (in units of the incident energy) times the learned scale."""
-        return (self.smallest_deposit(cond, n) * self.log_scale.exp()) @ self.layer_matrix.T
+        return self._quantum_of_cells(self.smallest_deposit(cond, n))
+
+    def _quantum_of_cells(self, smallest: torch.Tensor) -> torch.Tensor:
+        return (smallest * self.log_scale.exp()) @ self.layer_matrix.T
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """Fluctuated cells, from (N, cells) cells and (N, dim) standard-normal noise."""
         hit = x > 0
         smallest = self.smallest_deposit(cond, x.shape[0])
         safe = torch.where(hit, x, torch.ones_like(x))  # sqrt's gradient at an empty cell would be infinite
-        std = (safe * ((smallest * self.log_scale.exp()) @ self.layer_matrix.T)).sqrt()
+        std = (safe * self._quantum_of_cells(smallest)).sqrt()
         y = torch.where(hit, (x + std * (noise @ self.placement)).clamp_min(0.0), torch.zeros_like(x))
         before = x @ self.layer_matrix
         # a layer whose every cell fell below 0 keeps its energy unfluctuated
