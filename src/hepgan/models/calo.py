@@ -95,7 +95,8 @@ class ConditionalStandardiser(nn.Module):
     def rows(self, cond: torch.Tensor | np.ndarray | None) -> torch.Tensor:
         """Indices of the coefficient rows that :meth:`basis` fills for these conditions. The
         coefficients keep a row per hat function of every condition (the checkpoint format), but
-        an unsplined condition's hats are 0, and computing them cost ~8 % of a training step."""
+        an unsplined condition's hats are 0, and computing them took ~5 ms of a ~135 ms quickstart
+        step (torch profiler)."""
         if cond is None or cond.shape[1] == 0 or self.mean_coef.shape[0] == 1:
             return torch.zeros(1, dtype=torch.long, device=self.mean_coef.device)
         n_poly = 1 + cond.shape[1] * self.degree
@@ -175,7 +176,7 @@ def _ridge(basis: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Least squares with a small ridge (the intercept unpenalised), so that correlated or rare
     condition columns (one-hot codes, the impact offset beside eta) cannot produce huge
     coefficients that make the standardisation, and the generator, jump at tiny condition changes.
-    Basis columns that are 0 on every row (the spline of an unsplined condition) get 0."""
+    Basis columns that are 0 on every row (the higher powers of a 0/1 condition) get 0."""
     active = _active_columns(basis)
     b = basis[:, active]
     penalty = RIDGE * len(b) * np.eye(b.shape[1])
