@@ -289,6 +289,11 @@ def test_generated_cells_below_the_empty_threshold_are_exactly_empty():
     v[:, features.n_summary + 2] = 0.0
     cells = features.cells(v, torch.zeros(2, 1))
     assert (cells[:, 0] == 0).all() and (cells[:, 1] > 0).all() and (cells[:, 3:21] == 0).all()
+    # a layer sampled in whole deposits (calo.deposit_smooth) keeps all its cells, however small
+    smooth = ShowerFeatures("atlas266", cond_dim=1, degree=0, eps_layer=1e-4, eps_cell=1e-5, empty_below=3.0,
+                            unthresholded=["presampler"])
+    cells = smooth.cells(v, torch.zeros(2, 1))
+    assert (cells[:, :21] > 0).all()
 
 
 def test_the_recipe_trains_on_the_calochallenge_binning(tmp_path):
@@ -541,6 +546,51 @@ def test_the_cell_floor_empties_slivers_and_keeps_the_layer_energies():
         torch.testing.assert_close(fluct(x, torch.zeros(3, fluct.dim), torch.zeros(3, 1)), x)
     with pytest.raises(ConfigError, match="cell_floor.*cell_fluctuations > 0"):
         build_model(ModelConfig(**{**CALO_MODEL, "calo": {"cell_floor": 0.5}}), (266,), 1, geometry="atlas266")
+
+
+def test_deposit_layers_make_slivers_whole_deposits_and_keep_the_mean_profile():
+    """calo.deposit_layers: a cell below one deposit holds one deposit with probability (its
+    energy / deposit), else nothing, so no sliver is left and each cell's mean energy stays; cells
+    holding more stay as they are, and so do the other layers. An emptied cell passes no
+    gradient, a whole one its factor's (deposit / sliver)."""
+    fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips"],
+                             deposit_layers=["back"], deposit_size=2.0)
+    fluct.basis_of.mean_coef.fill_(math.log(5e-4))  # smallest deposit 5e-4: the deposit is 1e-3
+    assert fluct.dim == 168 + 28
+    n = 20_000
+    x = torch.zeros(n, 266)
+    x[:, 21:189] = 0.002  # strips (fluctuating, noise 0 below)
+    x[:, 189] = 2e-4  # middle: a sliver, but not a deposit layer
+    x[:, 238:241] = torch.tensor([2e-4, 7e-4, 0.004])  # back: two cells below the deposit, one above
+    x.requires_grad_(True)
+    noise = torch.cat([torch.zeros(n, 168), torch.randn(n, 28, generator=torch.Generator().manual_seed(0))], dim=1)
+    y = fluct(x, noise, torch.zeros(n, 1))
+    back = y[:, 238:241].detach()
+    hits = back[:, :2][back[:, :2] > 0]
+    torch.testing.assert_close(hits, torch.full_like(hits, 1e-3))  # whole deposits or empty
+    torch.testing.assert_close(back[:, :2].mean(dim=0), torch.tensor([2e-4, 7e-4]), atol=1.5e-5, rtol=0)
+    assert (back[:, 2] == 0.004).all()
+    assert not (back[:, 0] > 0).eq(back[:, 1] > 0).all()  # independent cells
+    torch.testing.assert_close(y[:, :238].detach(), x[:, :238].detach())
+    y[:, 238:241].sum().backward()
+    whole = back[:, :2] > 0
+    torch.testing.assert_close(x.grad[:, 238:240][whole], (1e-3 / x[:, 238:240].detach())[whole])
+    assert (x.grad[:, 238:240][~whole] == 0).all() and (x.grad[:, 240] == 1).all()
+    spread = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips"],
+                              deposit_layers=["back"], deposit_size=2.0, deposit_spread=0.5)
+    spread.basis_of.mean_coef.fill_(math.log(5e-4))
+    y = spread(x.detach(), noise, torch.zeros(n, 1))
+    hits = y[:, 238:240][y[:, 238:240] > 0].detach()
+    lowest, highest = (1e-3 * math.exp(t) * 0.5 / math.sinh(0.5) for t in (-0.5, 0.5))  # mean 1e-3
+    assert hits.min() >= 0.999 * lowest and hits.max() <= 1.001 * highest
+    assert hits.std() > 0.2 * hits.mean()
+    torch.testing.assert_close(y[:, 238:240].detach().mean(dim=0), torch.tensor([2e-4, 7e-4]), atol=1.5e-5, rtol=0)
+    y[:, 238:240].sum().backward()
+    assert spread.deposit_spread.grad[3] != 0 and (spread.deposit_spread.grad[:3] == 0).all()
+    with pytest.raises(ConfigError, match="deposit_layers.*no layer 'rear'"):
+        CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, deposit_layers=["rear"])
+    with pytest.raises(ConfigError, match="deposit_layers.*cell_fluctuations > 0"):
+        build_model(ModelConfig(**{**CALO_MODEL, "calo": {"deposit_layers": ["back"]}}), (266,), 1, geometry="atlas266")
 
 
 def test_fluctuations_make_the_strip_eratio_of_smooth_showers_real():

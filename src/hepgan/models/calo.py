@@ -223,10 +223,12 @@ class ShowerFeatures(nn.Module):
 
     def __init__(self, geometry: str, cond_dim: int, degree: int, eps_layer: float,
                  eps_cell: float | str, empty_below: float = 3.0, eps_cell_ratio: float = ADAPTIVE_EPS_RATIO,
-                 knots: int = 0):
+                 knots: int = 0, unthresholded: list[str] = ()):
         super().__init__()
         g = get_geometry(geometry)
         self.slices = [(s.start, s.stop) for s in g.layer_slices]
+        # layers whose cells the head keeps however small (whole-deposit sampling makes them sparse)
+        self.unthresholded = {i for i, layer in enumerate(g.layers) if layer.name in unthresholded}
         self.n_layers = len(self.slices)
         self.n_cells = g.n_cells
         self.eps_layer, self.empty_below = eps_layer, empty_below
@@ -305,7 +307,7 @@ class ShowerFeatures(nn.Module):
         response = raw[:, :1].exp()
         fractions = _shares(raw[:, 1 : self.n_summary], self.eps_layer * self.empty_below)  # empty layers too
         empty = self.empty_threshold(cond, v.shape[0])
-        parts = [_shares(raw[:, self.n_summary + a : self.n_summary + b], empty[:, a:b])
+        parts = [_shares(raw[:, self.n_summary + a : self.n_summary + b], 0.0 if l in self.unthresholded else empty[:, a:b])
                  * fractions[:, l : l + 1] for l, (a, b) in enumerate(self.slices)]
         return response * torch.cat(parts, dim=1)
 
@@ -505,6 +507,10 @@ def _shares(logits: torch.Tensor, empty_below: float | torch.Tensor) -> torch.Te
     return kept / kept.sum(dim=1, keepdim=True)
 
 
+MIN_DEPOSIT_SHARE = 0.01  # a deposit layer's cell below this x one deposit is emptied outright: it would be
+# whole in < 1 % of the draws, and then with a gradient factor (deposit / cell) > 100
+
+
 class CellFluctuations(nn.Module):
     """Independent cell-to-cell fluctuations whose variance grows with the cell's energy, as a
     calorimeter's do: a shower deposits its energy in quanta (particles crossing the active
@@ -531,30 +537,50 @@ class CellFluctuations(nn.Module):
     """
 
     def __init__(self, geometry: str, cond_dim: int, degree: int, scale: float, layers: list[str] | None = None,
-                 floor: float = 0.0):
+                 floor: float = 0.0, deposit_layers: list[str] = (), deposit_size: float = 1.0,
+                 deposit_spread: float = 0.0):
         super().__init__()
         g = get_geometry(geometry)
         self.floor = float(floor)
+        self.deposit_size = float(deposit_size)
         self.layer_slices = [(s.start, s.stop) for s in g.layer_slices]
         names = [layer.name for layer in g.layers]
-        unknown = sorted(set(layers or ()) - set(names))
-        if unknown:
-            raise ConfigError(f"calo.fluctuation_layers: geometry {geometry!r} has no layer {', '.join(map(repr, unknown))}; "
-                              f"its layers are {', '.join(names)}")
+        for option, chosen_names in (("fluctuation_layers", layers or ()), ("deposit_layers", deposit_layers)):
+            unknown = sorted(set(chosen_names) - set(names))
+            if unknown:
+                raise ConfigError(f"calo.{option}: geometry {geometry!r} has no layer "
+                                  f"{', '.join(map(repr, unknown))}; its layers are {', '.join(names)}")
         layer_of = torch.from_numpy(np.asarray(g.cell_layer, np.int64))
         self.register_buffer("layer_matrix", nn.functional.one_hot(layer_of, len(g.layers)).float())
-        # (fluctuating cells, cells): places each latent value on its cell
-        chosen = [i for i, name in enumerate(names) if layers is None or name in layers]
-        cells = torch.cat([torch.arange(g.layer_slices[i].start, g.layer_slices[i].stop) for i in chosen])
-        self.register_buffer("placement", nn.functional.one_hot(cells, g.n_cells).float())
+        # (chosen cells, cells): places each latent value on its cell
+        self.register_buffer("placement", self._placement(g, [i for i, name in enumerate(names)
+                                                              if layers is None or name in layers]))
         self.register_buffer("fluctuating", self.placement.sum(dim=0) > 0, persistent=False)
+        self.register_buffer("deposit_placement", self._placement(g, [i for i, name in enumerate(names)
+                                                                      if name in deposit_layers]), persistent=False)
+        self.register_buffer("in_deposits", self.deposit_placement.sum(dim=0) > 0, persistent=False)
         self.basis_of = ConditionalStandardiser(cond_dim, len(g.layers), degree)  # its basis; the mean fit is ln(quantum)
         self.log_scale = nn.Parameter(torch.full((len(g.layers),), math.log(scale)))
+        # a whole deposit's energy is log-uniform within exp(+-spread) around its mean (learned per layer)
+        self.deposit_spread = nn.Parameter(torch.full((len(g.layers),), float(deposit_spread)))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints from before whole-deposit sampling have no spread (and no deposit layers)
+        state_dict.setdefault(prefix + "deposit_spread", self.deposit_spread.detach().clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @staticmethod
+    def _placement(g, chosen: list[int]) -> torch.Tensor:
+        """(cells of the chosen layers, cells) one-hot rows."""
+        if not chosen:
+            return torch.zeros(0, g.n_cells)
+        cells = torch.cat([torch.arange(g.layer_slices[i].start, g.layer_slices[i].stop) for i in chosen])
+        return nn.functional.one_hot(cells, g.n_cells).float()
 
     @property
     def dim(self) -> int:
-        """One latent value per fluctuating cell."""
-        return self.placement.shape[0]
+        """One latent value per fluctuating cell and per cell of the deposit layers."""
+        return self.placement.shape[0] + self.deposit_placement.shape[0]
 
     def smallest_deposit(self, cond: torch.Tensor | None, n: int) -> torch.Tensor:
         """(n, layers) the fitted typical smallest deposit (in units of the incident energy)."""
@@ -573,13 +599,40 @@ class CellFluctuations(nn.Module):
         smallest = self.smallest_deposit(cond, x.shape[0])
         safe = torch.where(hit, x, torch.ones_like(x))  # sqrt's gradient at an empty cell would be infinite
         std = (safe * self._quantum_of_cells(smallest)).sqrt()
-        y = torch.where(hit, (x + std * (noise @ self.placement)).clamp_min(0.0), torch.zeros_like(x))
+        y = torch.where(hit, (x + std * (noise[:, : self.placement.shape[0]] @ self.placement)).clamp_min(0.0),
+                        torch.zeros_like(x))
         before = x @ self.layer_matrix
         # a layer whose every cell fell below 0 keeps its energy unfluctuated
         y = torch.where(self._any_hit(y), self._rescaled(y, before), x)
         if self.floor > 0:
             y = self._rescaled(self._floored(y, (self.floor * smallest) @ self.layer_matrix.T), before)
+        if self.deposit_placement.shape[0]:
+            deposit = (self.deposit_size * smallest) @ self.layer_matrix.T
+            y = self._in_whole_deposits(y, deposit, noise[:, self.placement.shape[0]:] @ self.deposit_placement)
         return y
+
+    def _in_whole_deposits(self, y: torch.Tensor, deposit: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """``y`` with each cell of the deposit layers that holds less than ``deposit`` made one
+        deposit with probability y / deposit and empty otherwise (a standard-normal ``noise`` value
+        per cell decides): its expected energy, and so the mean profile, stays. The gradient passes
+        through the factor that makes a cell whole or empty as through a constant: an emptied cell
+        gets none (as the head's empty cells), a whole one the gradient of ln(cell) its sliver had,
+        which is what the critics' ln features see; over the draws, the mean energy's gradient is 1.
+        (Passing the identity's gradient instead sent the critics' 1/eps slope at an empty cell
+        into the generator, and the quickstart diverged within 500 steps.)"""
+        uniform = 0.5 * (1.0 + torch.erf(noise * (0.5**0.5)))
+        y = torch.where(self.in_deposits & (y < MIN_DEPOSIT_SHARE * deposit), torch.zeros_like(y), y)
+        small = self.in_deposits & (y > 0) & (y < deposit)
+        safe = y.clamp_min(1e-30)
+        whole = uniform * deposit < y
+        factor = torch.where(small & whole, deposit / safe, torch.where(small, torch.zeros_like(y), torch.ones_like(y)))
+        # given that it is whole, uniform x deposit / y is uniform in [0, 1): it places the deposit's
+        # energy within its spread, whose mean is 1 (sinh(s) / s is the mean of exp(s u), u in [-1, 1])
+        spread = (self.deposit_spread.abs() @ self.layer_matrix.T)[None, :]
+        within = (2.0 * uniform * deposit / safe - 1.0).clamp(-1.0, 1.0).detach()
+        s = spread.clamp_min(1e-4)
+        energy = torch.exp(s * within) * 2.0 * s / (s.exp() - (-s).exp())
+        return y * factor.detach() * torch.where(small & whole & (spread > 0), energy, torch.ones_like(y))
 
     def _any_hit(self, y: torch.Tensor) -> torch.Tensor:
         """(N, cells): whether the cell's layer has a hit cell in ``y``."""
@@ -700,7 +753,7 @@ class CaloWGAN(WGANGP):
         self.geometry = geometry
         opts = config.calo
         features = ShowerFeatures(geometry, cond_dim, opts.degree, opts.eps_layer, opts.eps_cell, opts.empty_below,
-                                  opts.eps_cell_ratio, opts.knots)
+                                  opts.eps_cell_ratio, opts.knots, opts.deposit_layers if opts.deposit_smooth else ())
         gaussian_dim = {"none": 0, "summaries": features.n_summary, "all": features.dim}[opts.gaussian_path]
         body_latent = config.latent_dim + gaussian_dim
         body = self._build(config.generator, (body_latent,), (features.dim,), "generator")
@@ -708,8 +761,12 @@ class CaloWGAN(WGANGP):
         if opts.cell_floor > 0 and opts.cell_fluctuations <= 0:
             raise ConfigError("calo.cell_floor is a fraction of the fluctuations' fitted smallest deposit: "
                               "set calo.cell_fluctuations > 0")
+        if opts.deposit_layers and opts.cell_fluctuations <= 0:
+            raise ConfigError("calo.deposit_layers' deposit is the fluctuations' fitted smallest deposit: "
+                              "set calo.cell_fluctuations > 0")
         fluctuations = (CellFluctuations(geometry, cond_dim, opts.degree, opts.cell_fluctuations,
-                                         opts.fluctuation_layers, opts.cell_floor)
+                                         opts.fluctuation_layers, opts.cell_floor, opts.deposit_layers,
+                                         opts.deposit_size, opts.deposit_spread)
                         if opts.cell_fluctuations > 0 else None)
         self.generator = StructuredGenerator(body, features, gaussian_dim, opts.cell_noise, fluctuations)
         self.latent_dim = body_latent + self.generator.noise_dim

@@ -82,6 +82,20 @@ class CaloConfig(_Strict):
     cell_floor: float = Field(0.0, ge=0.0, description="with cell_fluctuations, the fluctuating cells holding less "
                                                        "than this x their layer's typical smallest deposit are "
                                                        "emptied (a layer's largest cell stays); 0: no floor")
+    deposit_layers: list[str] = Field([], description="with cell_fluctuations, the layers whose cells holding less "
+                                                      "than one deposit (deposit_size x the layer's typical smallest "
+                                                      "deposit) hold one deposit with probability (their energy / "
+                                                      "deposit) and are empty otherwise: hits by whole deposits, as "
+                                                      "in a real shower, with the mean profile kept (the latent "
+                                                      "grows by their cell count)")
+    deposit_smooth: bool = Field(False, description="the head keeps every cell of the deposit_layers however small "
+                                                    "(no empty_below threshold), so the network makes a smooth "
+                                                    "profile and whole-deposit sampling alone makes it sparse")
+    deposit_spread: float = Field(0.0, ge=0.0, description="a whole deposit's energy is log-uniform within "
+                                                           "exp(+-this) of its mean (the initial value; learned "
+                                                           "per layer); 0: every deposit the same")
+    deposit_size: float = Field(1.0, gt=0.0, description="deposit_layers' deposit, in units of the layer's fitted "
+                                                         "typical smallest deposit")
     gaussian_path: Literal["none", "summaries", "all"] = Field(
         "summaries", description="a linear noise-to-output path for these features, initialised to the data's "
                                  "covariance (the latent grows by their count)")
