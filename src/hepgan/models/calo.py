@@ -15,7 +15,8 @@ disappears: the response of every energy, including one left out of training, is
 and the network learns the deviations and correlations. The generator's head inverts the map:
 exp for the response, a softmax over the layers, and within each layer a softmax whose shares
 below a few eps are exactly 0, so generated showers are non-negative, add up by construction and
-are as sparse as the data. The cell floor eps can follow the data's smallest deposit (``adaptive``),
+are as sparse as the data (in layers of a few big hits, whole-deposit sampling does that instead;
+see :class:`CellFluctuations`). The cell floor eps can follow the data's smallest deposit (``adaptive``),
 which falls by decades with the energy. The critics see the standardised features; a second
 critic sees only the response and layer features (the seed's summary critic); with
 ``shape_summaries`` both also see each layer's linear fraction, centroids, widths, hottest share
@@ -307,7 +308,8 @@ class ShowerFeatures(nn.Module):
         response = raw[:, :1].exp()
         fractions = _shares(raw[:, 1 : self.n_summary], self.eps_layer * self.empty_below)  # empty layers too
         empty = self.empty_threshold(cond, v.shape[0])
-        parts = [_shares(raw[:, self.n_summary + a : self.n_summary + b], 0.0 if l in self.unthresholded else empty[:, a:b])
+        parts = [_shares(raw[:, self.n_summary + a : self.n_summary + b],
+                         0.0 if l in self.unthresholded else empty[:, a:b])
                  * fractions[:, l : l + 1] for l, (a, b) in enumerate(self.slices)]
         return response * torch.cat(parts, dim=1)
 
@@ -534,6 +536,15 @@ class CellFluctuations(nn.Module):
     smallest deposit. Cut at 0, the Gaussian leaves such slivers behind (5-9 % of the generated hit
     cells in strips and middle). The other layers keep their cells: flooring the back layer too
     narrowed its widths (docs/flagship.md).
+
+    ``deposit_layers`` are made of whole deposits instead (the back layer, with 0-2 hits up to
+    16 GeV): a cell expected to hold less than one deposit holds one with probability (its energy
+    / deposit), and nothing otherwise, so each cell's mean energy, and the layer's mean profile,
+    stay the body's. Given a smooth profile (``calo.deposit_smooth``: the head keeps every cell of
+    these layers), the hit count and the hit positions then follow from the profile, as a count
+    of deposits would; the head's threshold concentrated a 16 GeV back layer in one cell in 2 of
+    3 showers (real: 1 in 4). A whole deposit's energy is log-uniform within exp(+-spread) of its
+    mean, the spread learned per layer (one value per deposit would be a comb in the layer energy).
     """
 
     def __init__(self, geometry: str, cond_dim: int, degree: int, scale: float, layers: list[str] | None = None,

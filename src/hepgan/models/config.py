@@ -88,9 +88,10 @@ class CaloConfig(_Strict):
                                                       "deposit) and are empty otherwise: hits by whole deposits, as "
                                                       "in a real shower, with the mean profile kept (the latent "
                                                       "grows by their cell count)")
-    deposit_smooth: bool = Field(False, description="the head keeps every cell of the deposit_layers however small "
-                                                    "(no empty_below threshold), so the network makes a smooth "
-                                                    "profile and whole-deposit sampling alone makes it sparse")
+    deposit_smooth: bool = Field(True, description="the head keeps every cell of the deposit_layers however small "
+                                                   "(no empty_below threshold), so the network makes a smooth "
+                                                   "profile and whole-deposit sampling alone makes it sparse "
+                                                   "(false: the head's threshold first; docs/flagship.md)")
     deposit_spread: float = Field(0.0, ge=0.0, description="a whole deposit's energy is log-uniform within "
                                                            "exp(+-this) of its mean (the initial value; learned "
                                                            "per layer); 0: every deposit the same")
