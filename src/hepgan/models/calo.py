@@ -635,15 +635,20 @@ class CellFluctuations(nn.Module):
         y = torch.where(self.in_deposits & (y < MIN_DEPOSIT_SHARE * deposit), torch.zeros_like(y), y)
         small = self.in_deposits & (y > 0) & (y < deposit)
         safe = y.clamp_min(1e-30)
-        whole = uniform * deposit < y
-        factor = torch.where(small & whole, deposit / safe, torch.where(small, torch.zeros_like(y), torch.ones_like(y)))
-        # given that it is whole, uniform x deposit / y is uniform in [0, 1): it places the deposit's
-        # energy within its spread, whose mean is 1 (sinh(s) / s is the mean of exp(s u), u in [-1, 1])
+        whole = small & (uniform * deposit < y)
+        factor = torch.where(whole, deposit / safe, torch.zeros_like(y)).detach()
+        # given that it is whole, uniform x deposit / y is uniform in [0, 1): where in its spread it lies
+        energy = self._deposit_energy((uniform * deposit / safe).clamp(max=1.0).detach())
+        return torch.where(small, y * factor * energy, y)
+
+    def _deposit_energy(self, position: torch.Tensor) -> torch.Tensor:
+        """(N, cells) a whole deposit's energy in units of its mean, log-uniform within
+        exp(+-spread) at ``position`` in [0, 1]: exp(s (2 position - 1)) x s / sinh(s), since
+        sinh(s) / s is the mean of exp(s u) for u uniform in [-1, 1] (1 where the spread is 0)."""
         spread = (self.deposit_spread.abs() @ self.layer_matrix.T)[None, :]
-        within = (2.0 * uniform * deposit / safe - 1.0).clamp(-1.0, 1.0).detach()
         s = spread.clamp_min(1e-4)
-        energy = torch.exp(s * within) * 2.0 * s / (s.exp() - (-s).exp())
-        return y * factor.detach() * torch.where(small & whole & (spread > 0), energy, torch.ones_like(y))
+        energy = torch.exp(s * (2.0 * position - 1.0)) * 2.0 * s / (s.exp() - (-s).exp())
+        return torch.where(spread > 0, energy, torch.ones_like(energy))
 
     def _any_hit(self, y: torch.Tensor) -> torch.Tensor:
         """(N, cells): whether the cell's layer has a hit cell in ``y``."""
