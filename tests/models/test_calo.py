@@ -593,6 +593,41 @@ def test_deposit_layers_make_slivers_whole_deposits_and_keep_the_mean_profile():
         build_model(ModelConfig(**{**CALO_MODEL, "calo": {"deposit_layers": ["back"]}}), (266,), 1, geometry="atlas266")
 
 
+def test_deposits_spread_above_one_deposit_are_never_slivers_and_keep_the_mean_profile():
+    """calo.deposit_shape='above': a whole deposit's energy is log-uniform from one deposit up to
+    exp(spread) deposits, so however the learned spread grows no hit cell holds less than one
+    deposit; a cell below the mean deposit ((exp(s) - 1) / s deposits) is promoted with probability
+    (its energy / mean), so each cell's mean energy stays, and the spread gets a gradient."""
+    s = 1.5
+    fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips"],
+                             deposit_layers=["back"], deposit_size=2.0, deposit_spread=s, deposit_shape="above")
+    fluct.basis_of.mean_coef.fill_(math.log(5e-4))  # smallest deposit 5e-4: the deposit is 1e-3
+    n = 40_000
+    mean = 1e-3 * math.expm1(s) / s  # 2.56e-3
+    x = torch.zeros(n, 266)
+    x[:, 238:241] = torch.tensor([2e-4, 1.5e-3, 0.004])  # back: below one deposit, between it and the mean, above
+    noise = torch.cat([torch.zeros(n, 168), torch.randn(n, 28, generator=torch.Generator().manual_seed(1))], dim=1)
+    y = fluct(x, noise, torch.zeros(n, 1))
+    hits = y[:, 238:240][y[:, 238:240] > 0].detach()
+    assert hits.min() >= 0.999e-3 and hits.max() <= 1.001e-3 * math.exp(s)
+    quartiles = torch.quantile(hits.log(), torch.tensor([0.25, 0.5, 0.75])) - math.log(1e-3)
+    torch.testing.assert_close(quartiles, torch.tensor([0.25, 0.5, 0.75]) * s, atol=0.05, rtol=0)  # log-uniform
+    torch.testing.assert_close(y[:, 238:240].detach().mean(dim=0), torch.tensor([2e-4, 1.5e-3]), atol=4e-5, rtol=0)
+    torch.testing.assert_close((y[:, 238:240] > 0).float().mean(dim=0), torch.tensor([2e-4, 1.5e-3]) / mean,
+                               atol=0.01, rtol=0)
+    assert (y[:, 240] == 0.004).all()
+    y[:, 238:240].sum().backward()
+    assert fluct.deposit_spread.grad[3] != 0 and (fluct.deposit_spread.grad[:3] == 0).all()
+    around = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips"],
+                              deposit_layers=["back"], deposit_size=2.0, deposit_spread=s)
+    around.basis_of.mean_coef.fill_(math.log(5e-4))
+    with torch.no_grad():
+        around_hits = around(x, noise, torch.zeros(n, 1))[:, 238:240]
+    assert around_hits[around_hits > 0].min() < 0.5e-3  # around its mean, the same spread makes slivers
+    with pytest.raises(ConfigError, match="deposit_shape.*'around' or 'above'.*'below'"):
+        CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, deposit_layers=["back"], deposit_shape="below")
+
+
 def test_fluctuations_make_the_strip_eratio_of_smooth_showers_real():
     """The reason for the layer: smooth showers (the simulator without energy spots or sampling
     fluctuations) have E_ratio 1; fluctuated by the quantum fitted on real showers, at the scale the

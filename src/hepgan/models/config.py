@@ -95,6 +95,10 @@ class CaloConfig(_Strict):
     deposit_spread: float = Field(0.0, ge=0.0, description="a whole deposit's energy is log-uniform within "
                                                            "exp(+-this) of its mean (the initial value; learned "
                                                            "per layer); 0: every deposit the same")
+    deposit_shape: Literal["around", "above"] = Field(
+        "around", description="where deposit_spread lies: 'around' a whole deposit's mean, or 'above' one deposit "
+                              "(log-uniform from one deposit up to exp(deposit_spread) deposits, so never a sliver "
+                              "of one however the spread grows)")
     deposit_size: float = Field(1.0, gt=0.0, description="deposit_layers' deposit, in units of the layer's fitted "
                                                          "typical smallest deposit")
     gaussian_path: Literal["none", "summaries", "all"] = Field(
