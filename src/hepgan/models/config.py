@@ -93,8 +93,9 @@ class CaloConfig(_Strict):
                                                    "profile and whole-deposit sampling alone makes it sparse "
                                                    "(false: the head's threshold first; docs/flagship.md)")
     deposit_spread: float = Field(0.0, ge=0.0, description="a whole deposit's energy is log-uniform within "
-                                                           "exp(+-this) of its mean (the initial value; learned "
-                                                           "per layer); 0: every deposit the same")
+                                                           "exp(+-this) of its mean, or from one deposit up to "
+                                                           "exp(this) deposits (deposit_shape); the initial value, "
+                                                           "learned per layer; 0: every deposit the same")
     deposit_shape: Literal["around", "above"] = Field(
         "around", description="where deposit_spread lies: 'around' a whole deposit's mean, or 'above' one deposit "
                               "(log-uniform from one deposit up to exp(deposit_spread) deposits, so never a sliver "
