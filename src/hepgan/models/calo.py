@@ -640,7 +640,7 @@ class CellFluctuations(nn.Module):
         into the generator, and the quickstart diverged within 500 steps.)"""
         uniform = 0.5 * (1.0 + torch.erf(noise * (0.5**0.5)))
         spread = (self.deposit_spread.abs() @ self.layer_matrix.T)[None, :]
-        mean = (deposit * self._deposit_mean(spread)).detach() if self.deposit_shape == "above" else deposit
+        mean = (deposit * self._deposit_mean(spread)).detach()  # only thresholds and detached factors use it
         y = torch.where(self.in_deposits & (y < MIN_DEPOSIT_SHARE * mean), torch.zeros_like(y), y)
         small = self.in_deposits & (y > 0) & (y < mean)
         safe = y.clamp_min(1e-30)
