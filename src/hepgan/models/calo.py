@@ -538,9 +538,10 @@ class CellFluctuations(nn.Module):
     narrowed its widths (docs/flagship.md).
 
     ``deposit_layers`` are made of whole deposits instead (the back layer, with 0-2 hits up to
-    16 GeV): a cell expected to hold less than one deposit holds one with probability (its energy
-    / deposit), and nothing otherwise, so each cell's mean energy, and the layer's mean profile,
-    stay the body's. Given a smooth profile (``calo.deposit_smooth``: the head keeps every cell of
+    16 GeV; the recipes also the strips' and middle's small cells): a cell expected to hold less
+    than one mean deposit holds one with probability (its energy / mean deposit), and nothing
+    otherwise, so each cell's mean energy, and the layer's mean profile, stay the body's. Given a
+    smooth profile (``calo.deposit_smooth``: the head keeps every cell of
     these layers), the hit count and the hit positions then follow from the profile, as a count
     of deposits would; the head's threshold concentrated a 16 GeV back layer in one cell in 2 of
     3 showers (real: 1 in 4). A whole deposit's energy is log-uniform within exp(+-spread) of its
@@ -656,7 +657,7 @@ class CellFluctuations(nn.Module):
         if self.deposit_shape == "around":
             return torch.ones_like(spread)
         s = spread.clamp_min(1e-4)
-        return torch.where(spread > 0, torch.expm1(s) / s, torch.ones_like(s))
+        return torch.where(spread > 0, (s.exp() - 1.0) / s, torch.ones_like(s))  # not expm1: ONNX has no such op
 
     def _deposit_energy(self, spread: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
         """(N, cells) a whole deposit's energy in units of its mean, log-uniform at ``position`` in
@@ -667,7 +668,7 @@ class CellFluctuations(nn.Module):
         if self.deposit_shape == "around":
             energy = torch.exp(s * (2.0 * position - 1.0)) * 2.0 * s / (s.exp() - (-s).exp())
         else:
-            energy = torch.exp(s * position) * s / torch.expm1(s)
+            energy = torch.exp(s * position) * s / (s.exp() - 1.0)
         return torch.where(spread > 0, energy, torch.ones_like(energy))
 
     def _any_hit(self, y: torch.Tensor) -> torch.Tensor:
