@@ -506,6 +506,37 @@ def test_fluctuations_fit_the_quantum_and_scale_the_variance_with_the_cell_energ
     assert ratio.sub(1).abs().max() < 0.1
 
 
+def test_fluctuation_power_learns_how_the_width_grows_with_the_cell_energy():
+    """calo.fluctuation_power: the width is sqrt(cell x quantum) x (cell / quantum)^b with b learned
+    per layer (0 at first, the plain fluctuations); b < 0 makes small cells fluctuate relatively
+    more than big ones. Without it the module has no such parameter, so older configs keep their
+    parameters and optimiser states."""
+    assert not any("width_exponent" in name for name, _ in
+                   CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0).named_parameters())
+    fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips"], power=True)
+    fluct.basis_of.mean_coef.fill_(math.log(1e-4))  # quantum 1e-4
+    x = torch.zeros(20_000, 266)
+    x[:, 21:189] = torch.linspace(0.01, 0.05, 168)  # 100-500 quanta: the cut at 0 never acts
+    cond, noise = torch.zeros(len(x), 1), torch.randn(len(x), fluct.dim)
+    with torch.no_grad():
+        plain = fluct(x, noise, cond)
+        fluct.width_exponent[1] = -0.25
+        steeper = fluct(x, noise, cond)
+    cells = x[0, 21:189]
+    for y, expected in ((plain, cells * 1e-4), (steeper, cells * 1e-4 * (cells / 1e-4) ** -0.5)):
+        ratio = y[:, 21:189].var(dim=0) / expected
+        assert ratio.sub(1).abs().max() < 0.1
+    # the smallest strips (5x less energy than the largest) now fluctuate relatively more than the
+    # largest, by a further 5^0.25 = 1.5 in relative width
+    def spread(y):
+        rel = y[:, 21:189].std(dim=0) / cells
+        return (rel[0] / rel[-1]).item()
+    assert 1.35 < spread(steeper) / spread(plain) < 1.65
+    y = fluct(x[:64], noise[:64], cond[:64])
+    (grad,) = torch.autograd.grad((y[:, 21:189] ** 2).sum(), fluct.width_exponent)
+    assert grad[1].abs() > 0 and grad[[0, 2, 3]].abs().sum() == 0
+
+
 def test_fluctuation_layers_leave_the_other_layers_alone():
     fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips", "middle"])
     assert fluct.dim == 168 + 49  # one latent value per fluctuating cell

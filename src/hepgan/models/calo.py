@@ -527,7 +527,9 @@ class CellFluctuations(nn.Module):
     often empty, as a count would be (a log-normal that keeps every hit cell hit did much worse,
     docs/flagship.md). Empty cells stay empty, and each layer is rescaled to its energy before the
     fluctuations, so the response and the layer split stay the body's. ``layers`` limits them to
-    the named layers (all when None).
+    the named layers (all when None). With ``power`` the width is sqrt(E x quantum) x (E /
+    quantum)^b, b learned per layer from 0: a core strip is many particles' sum, a tail strip a
+    few, so their relative fluctuations need not follow one counting law.
 
     With a ``floor`` > 0, the fluctuating cells holding less than floor x the layer's typical
     smallest deposit are then emptied (a layer's largest cell stays, unless the whole layer holds
@@ -553,8 +555,9 @@ class CellFluctuations(nn.Module):
 
     def __init__(self, geometry: str, cond_dim: int, degree: int, scale: float, layers: list[str] | None = None,
                  floor: float = 0.0, deposit_layers: list[str] = (), deposit_size: float = 1.0,
-                 deposit_spread: float = 0.0, deposit_shape: str = "around"):
+                 deposit_spread: float = 0.0, deposit_shape: str = "around", power: bool = False):
         super().__init__()
+        self.power = bool(power)
         g = get_geometry(geometry)
         self.floor = float(floor)
         self.deposit_size = float(deposit_size)
@@ -582,6 +585,9 @@ class CellFluctuations(nn.Module):
         # a whole deposit's energy: log-uniform within exp(+-spread) around its mean, or from one deposit
         # up to exp(spread) deposits (learned per layer)
         self.deposit_spread = nn.Parameter(torch.full((len(g.layers),), float(deposit_spread)))
+        # the width's exponent in (cell / quantum), learned per layer (only with ``power``: configs without
+        # it keep their parameters, and their checkpoints' optimiser states, as before)
+        self.width_exponent = nn.Parameter(torch.zeros(len(g.layers))) if self.power else None
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # checkpoints from before whole-deposit sampling have no spread (and no deposit layers)
@@ -617,7 +623,10 @@ class CellFluctuations(nn.Module):
         hit = x > 0
         smallest = self.smallest_deposit(cond, x.shape[0])
         safe = torch.where(hit, x, torch.ones_like(x))  # sqrt's gradient at an empty cell would be infinite
-        std = (safe * self._quantum_of_cells(smallest)).sqrt()
+        quantum = self._quantum_of_cells(smallest)
+        std = (safe * quantum).sqrt()
+        if self.power:
+            std = std * torch.exp((self.width_exponent @ self.layer_matrix.T) * torch.log(safe / quantum))
         y = torch.where(hit, (x + std * (noise[:, : self.placement.shape[0]] @ self.placement)).clamp_min(0.0),
                         torch.zeros_like(x))
         before = x @ self.layer_matrix
@@ -803,7 +812,8 @@ class CaloWGAN(WGANGP):
                               "set calo.cell_fluctuations > 0")
         fluctuations = (CellFluctuations(geometry, cond_dim, opts.degree, opts.cell_fluctuations,
                                          opts.fluctuation_layers, opts.cell_floor, opts.deposit_layers,
-                                         opts.deposit_size, opts.deposit_spread, opts.deposit_shape)
+                                         opts.deposit_size, opts.deposit_spread, opts.deposit_shape,
+                                         opts.fluctuation_power)
                         if opts.cell_fluctuations > 0 else None)
         self.generator = StructuredGenerator(body, features, gaussian_dim, opts.cell_noise, fluctuations)
         self.latent_dim = body_latent + self.generator.noise_dim

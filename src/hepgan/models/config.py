@@ -77,6 +77,10 @@ class CaloConfig(_Strict):
                                                            "a variance of (cell energy) x (the layer's energy quantum, "
                                                            "from the data's smallest deposits) x this, learned per "
                                                            "layer (the latent grows by the cell count); 0: none")
+    fluctuation_power: bool = Field(False, description="with cell_fluctuations, learn per layer an exponent b in "
+                                                       "the fluctuations' width sqrt(cell x quantum) x (cell / "
+                                                       "quantum)^b (initially 0): b < 0 lets a shower's small tail "
+                                                       "cells fluctuate relatively more than its core")
     fluctuation_layers: list[str] | None = Field(None, description="the layers whose cells fluctuate with "
                                                                   "cell_fluctuations (None: all)")
     cell_floor: float = Field(0.0, ge=0.0, description="with cell_fluctuations, the fluctuating cells holding less "
