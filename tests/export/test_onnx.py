@@ -5,6 +5,7 @@ import json
 import numpy as np
 import onnx
 import pytest
+import torch
 
 from hepgan.errors import ConfigError, DataError
 from hepgan.export.module import reference_forward
@@ -44,8 +45,10 @@ def test_mlp_shower_generator_runs_in_onnxruntime_like_torch(tmp_path, fixed_inp
 @pytest.mark.parametrize("calo", [{}, {"cell_noise": 0.2}, {"cell_fluctuations": 4.0, "knots": 9, "cell_floor": 0.25,
                                                                   "deposit_layers": ["back"]},
                                   {"cell_fluctuations": 4.0, "knots": 9, "cell_floor": 0.5, "deposit_shape": "above",
-                                   "deposit_layers": ["strips", "middle", "back"], "deposit_spread": 1.0}],
-                         ids=["plain", "cell-noise", "fluctuations-spline-deposits", "deposits-above-as-the-recipes"])
+                                   "deposit_layers": ["strips", "middle", "back"], "deposit_spread": 1.0},
+                                  {"cell_fluctuations": 4.0, "fluctuation_power": True}],
+                         ids=["plain", "cell-noise", "fluctuations-spline-deposits", "deposits-above-as-the-recipes",
+                              "fluctuation-power"])
 def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, shower_file, fixed_inputs, calo):
     from hepgan.train import Trainer, load_train_config
     from hepgan.train.generator import TrainedGenerator
@@ -56,6 +59,9 @@ def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, showe
     Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, model={**CALO_MODEL, "calo": calo},
                                             data={"conditions": conditions}, schedule={"steps": 2}))).fit()
     gen = TrainedGenerator.from_run(tmp_path / "run")
+    for module in gen.network.modules():  # exponents as far from 0 as training takes them
+        if getattr(module, "width_exponent", None) is not None:
+            module.width_exponent.data = torch.tensor([-0.5, 0.1, -0.2, 0.3])
     result = export_onnx(gen, tmp_path / "g.onnx")
     assert result.verification["relative"] <= 1e-5
     shapes = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
