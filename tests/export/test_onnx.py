@@ -46,9 +46,9 @@ def test_mlp_shower_generator_runs_in_onnxruntime_like_torch(tmp_path, fixed_inp
                                                                   "deposit_layers": ["back"]},
                                   {"cell_fluctuations": 4.0, "knots": 9, "cell_floor": 0.5, "deposit_shape": "above",
                                    "deposit_layers": ["strips", "middle", "back"], "deposit_spread": 1.0},
-                                  {"cell_fluctuations": 4.0, "fluctuation_power": True}],
+                                  {"cell_fluctuations": 4.0, "fluctuation_power": True, "fluctuation_shape": "gamma"}],
                          ids=["plain", "cell-noise", "fluctuations-spline-deposits", "deposits-above-as-the-recipes",
-                              "fluctuation-power"])
+                              "fluctuation-power-gamma"])
 def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, shower_file, fixed_inputs, calo):
     from hepgan.train import Trainer, load_train_config
     from hepgan.train.generator import TrainedGenerator

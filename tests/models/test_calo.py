@@ -537,6 +537,34 @@ def test_fluctuation_power_learns_how_the_width_grows_with_the_cell_energy():
     assert grad[1].abs() > 0 and grad[[0, 2, 3]].abs().sum() == 0
 
 
+def test_gamma_fluctuations_keep_mean_and_width_and_skew_up_as_a_count():
+    """calo.fluctuation_shape='gamma': a cell of k quanta fluctuates as a Gamma of shape k (its
+    quantiles within a few % of scipy's), so with the same mean and width as the Gaussian it is
+    skewed up and never cut at 0; an unknown shape is a clear error."""
+    from scipy import stats
+
+    quantum, k = 1e-3, 4.0
+    cells = {}
+    for shape in ("gaussian", "gamma"):
+        fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips"], shape=shape)
+        fluct.basis_of.mean_coef.fill_(math.log(quantum))
+        x = torch.zeros(20_000, 266)
+        x[:, 21:189] = k * quantum
+        with torch.no_grad():
+            y = fluct(x, torch.randn(len(x), fluct.dim, generator=torch.Generator().manual_seed(0)),
+                      torch.zeros(len(x), 1))
+        cells[shape] = y[:, 21:189].flatten().double().numpy() / quantum
+    gamma, gaussian = cells["gamma"], cells["gaussian"]
+    qs = [0.05, 0.25, 0.5, 0.75, 0.95, 0.99]
+    np.testing.assert_allclose(np.quantile(gamma, qs), stats.gamma(k).ppf(qs), rtol=0.04)
+    for values in (gamma, gaussian):
+        assert abs(values.mean() - k) < 0.01 * k and abs(values.std() - k**0.5) < 0.05 * k**0.5
+    # Gamma(4): skewness 2 / sqrt(4) = 1; the Gaussian only gets a little from its cut at 0 (2 sigma down)
+    assert stats.skew(gamma) > 0.8 and abs(stats.skew(gaussian)) < 0.3
+    with pytest.raises(ConfigError, match="fluctuation_shape must be 'gaussian' or 'gamma', not 'poisson'"):
+        CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, shape="poisson")
+
+
 def test_fluctuation_layers_leave_the_other_layers_alone():
     fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips", "middle"])
     assert fluct.dim == 168 + 49  # one latent value per fluctuating cell

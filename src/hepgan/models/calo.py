@@ -530,6 +530,9 @@ class CellFluctuations(nn.Module):
     the named layers (all when None). With ``power`` the width is sqrt(E x quantum) x (E /
     quantum)^b, b learned per layer from 0: a core strip is many particles' sum, a tail strip a
     few, so their relative fluctuations need not follow one counting law.
+    With ``shape='gamma'`` a cell fluctuates as a Gamma variable of the same mean and width instead
+    of a Gaussian cut at 0: skewed up, as the count of a few deposits in a shower's tail is, which
+    makes a tail strip exceed its neighbour nearer the core as often as a count does.
 
     With a ``floor`` > 0, the fluctuating cells holding less than floor x the layer's typical
     smallest deposit are then emptied (a layer's largest cell stays, unless the whole layer holds
@@ -555,9 +558,13 @@ class CellFluctuations(nn.Module):
 
     def __init__(self, geometry: str, cond_dim: int, degree: int, scale: float, layers: list[str] | None = None,
                  floor: float = 0.0, deposit_layers: list[str] = (), deposit_size: float = 1.0,
-                 deposit_spread: float = 0.0, deposit_shape: str = "around", power: bool = False):
+                 deposit_spread: float = 0.0, deposit_shape: str = "around", power: bool = False,
+                 shape: str = "gaussian"):
         super().__init__()
         self.power = bool(power)
+        if shape not in ("gaussian", "gamma"):
+            raise ConfigError(f"calo.fluctuation_shape must be 'gaussian' or 'gamma', not {shape!r}")
+        self.shape = shape
         g = get_geometry(geometry)
         self.floor = float(floor)
         self.deposit_size = float(deposit_size)
@@ -627,8 +634,14 @@ class CellFluctuations(nn.Module):
         std = (safe * quantum).sqrt()
         if self.power:
             std = std * torch.exp((self.width_exponent @ self.layer_matrix.T) * torch.log(safe / quantum))
-        y = torch.where(hit, (x + std * (noise[:, : self.placement.shape[0]] @ self.placement)).clamp_min(0.0),
-                        torch.zeros_like(x))
+        z = noise[:, : self.placement.shape[0]] @ self.placement
+        if self.shape == "gamma":
+            # Wilson-Hilferty: a Gamma of shape k = (x / std)^2 is about x (1 - 1/(9k) + z / (3 sqrt(k)))^3
+            relative = std / safe
+            cube = (1.0 - relative * relative / 9.0 + relative * z / 3.0).clamp_min(0.0)
+            y = torch.where(hit, safe * cube * cube * cube, torch.zeros_like(x))  # not pow: ONNX-friendly
+        else:
+            y = torch.where(hit, (x + std * z).clamp_min(0.0), torch.zeros_like(x))
         before = x @ self.layer_matrix
         # a layer whose every cell fell below 0 keeps its energy unfluctuated
         y = torch.where(self._any_hit(y), self._rescaled(y, before), x)
@@ -813,7 +826,7 @@ class CaloWGAN(WGANGP):
         fluctuations = (CellFluctuations(geometry, cond_dim, opts.degree, opts.cell_fluctuations,
                                          opts.fluctuation_layers, opts.cell_floor, opts.deposit_layers,
                                          opts.deposit_size, opts.deposit_spread, opts.deposit_shape,
-                                         opts.fluctuation_power)
+                                         opts.fluctuation_power, opts.fluctuation_shape)
                         if opts.cell_fluctuations > 0 else None)
         self.generator = StructuredGenerator(body, features, gaussian_dim, opts.cell_noise, fluctuations)
         self.latent_dim = body_latent + self.generator.noise_dim

@@ -77,6 +77,10 @@ class CaloConfig(_Strict):
                                                            "a variance of (cell energy) x (the layer's energy quantum, "
                                                            "from the data's smallest deposits) x this, learned per "
                                                            "layer (the latent grows by the cell count); 0: none")
+    fluctuation_shape: Literal["gaussian", "gamma"] = Field(
+        "gaussian", description="the cell fluctuations' distribution at the same mean and width: a Gaussian cut "
+                                "at 0, or a Gamma (by the Wilson-Hilferty cube of the Gaussian latent), skewed "
+                                "up as a count of a few deposits is")
     fluctuation_power: bool = Field(False, description="with cell_fluctuations, learn per layer an exponent b in "
                                                        "the fluctuations' width sqrt(cell x quantum) x (cell / "
                                                        "quantum)^b (initially 0): b < 0 lets a shower's small tail "
