@@ -565,8 +565,9 @@ def test_gamma_fluctuations_keep_mean_and_width_and_skew_up_as_a_count():
         CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, shape="poisson")
 
 
-def test_fluctuation_layers_leave_the_other_layers_alone():
-    fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips", "middle"])
+@pytest.mark.parametrize("shape", ["gaussian", "gamma"])
+def test_fluctuation_layers_leave_the_other_layers_alone(shape):
+    fluct = CellFluctuations("atlas266", cond_dim=1, degree=0, scale=1.0, layers=["strips", "middle"], shape=shape)
     assert fluct.dim == 168 + 49  # one latent value per fluctuating cell
     fluct.basis_of.mean_coef.fill_(math.log(1e-3))
     x = torch.full((50, 266), 0.01)

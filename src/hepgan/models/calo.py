@@ -639,7 +639,8 @@ class CellFluctuations(nn.Module):
             # Wilson-Hilferty: a Gamma of shape k = (x / std)^2 is about x (1 - 1/(9k) + z / (3 sqrt(k)))^3
             relative = std / safe
             cube = (1.0 - relative * relative / 9.0 + relative * z / 3.0).clamp_min(0.0)
-            y = torch.where(hit, safe * cube * cube * cube, torch.zeros_like(x))  # not pow: ONNX-friendly
+            # (not pow: ONNX-friendly); the other layers' cells (z = 0) stay as they are
+            y = torch.where(hit, torch.where(self.fluctuating, safe * cube * cube * cube, x), torch.zeros_like(x))
         else:
             y = torch.where(hit, (x + std * z).clamp_min(0.0), torch.zeros_like(x))
         before = x @ self.layer_matrix
