@@ -531,8 +531,7 @@ class CellFluctuations(nn.Module):
     quantum)^b, b learned per layer from 0: a core strip is many particles' sum, a tail strip a
     few, so their relative fluctuations need not follow one counting law.
     With ``shape='gamma'`` a cell fluctuates as a Gamma variable of the same mean and width instead
-    of a Gaussian cut at 0: skewed up, as the count of a few deposits in a shower's tail is, which
-    makes a tail strip exceed its neighbour nearer the core as often as a count does.
+    of a Gaussian cut at 0: skewed up, as the count of a few deposits in a shower's tail is.
 
     With a ``floor`` > 0, the fluctuating cells holding less than floor x the layer's typical
     smallest deposit are then emptied (a layer's largest cell stays, unless the whole layer holds
