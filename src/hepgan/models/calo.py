@@ -528,8 +528,8 @@ class CellFluctuations(nn.Module):
     docs/flagship.md). Empty cells stay empty, and each layer is rescaled to its energy before the
     fluctuations, so the response and the layer split stay the body's. ``layers`` limits them to
     the named layers (all when None). With ``power`` the width is sqrt(E x quantum) x (E /
-    quantum)^b, b learned per layer from 0: a core strip is many particles' sum, a tail strip a
-    few, so their relative fluctuations need not follow one counting law.
+    quantum)^b, b learned per layer from 0, so the critics choose how the width grows with the
+    cell's energy (the quickstart's presampler learned b = -0.5, its strips and middle about 0).
     With ``shape='gamma'`` a cell fluctuates as a Gamma variable of the same mean and width instead
     of a Gaussian cut at 0: skewed up, as the count of a few deposits in a shower's tail is.
 
