@@ -25,7 +25,7 @@ from hepgan.data.files import temp_path_for
 from hepgan.errors import ConfigError, HepganError
 from hepgan.models import build_model
 from hepgan.train.callbacks import Callback, ValidationSamples, validation_metric
-from hepgan.train.checkpoint import CheckpointDir, load_checkpoint
+from hepgan.train.checkpoint import CheckpointDir, load_checkpoint, save_checkpoint
 from hepgan.train.config import TrainConfig
 from hepgan.train.data import PreparedData, prepare_data
 from hepgan.train.distributed import DataParallel
@@ -348,6 +348,8 @@ class Trainer:
                 self._board.close()
             if self.dist is not None:
                 self.dist.close()
+        if self.is_main:
+            self._calibrate_response()
         for cb in self.callbacks:
             cb.on_train_end(self)
         return TrainResult(self.run_dir, self.step, time.perf_counter() - start, logs, self.best)
@@ -397,6 +399,31 @@ class Trainer:
         if self._board is not None:
             for key, value in values.items():
                 self._board.add_scalar(f"{prefix}/{key}", value, self.step)
+
+    def _calibrate_response(self) -> None:
+        """Fit the response calibration (calo.calibrate_response) of the generator that report,
+        generate and export use (the best checkpoint's, else the last's; its weight average when
+        there is one) on the training showers, and rewrite that checkpoint with it."""
+        calibrate = getattr(self.model, "calibrate_response", None)
+        if calibrate is None or getattr(self.model.generator, "calibration", None) is None:
+            return
+        path = self.checkpoints.best if self.checkpoints.best.exists() else self.checkpoints.last
+        if not path.exists():
+            return
+        state = load_checkpoint(path)
+        generator = copy.deepcopy(self.model.generator).eval()
+        prefix = "generator."
+        if state.get("ema") is not None:
+            generator.load_state_dict(state["ema"])
+        else:
+            generator.load_state_dict({k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)})
+        calibrate(generator, self.data.train.x, self.data.train.cond, seed=self.config.seed)
+        fitted = generator.state_dict()
+        if state.get("ema") is not None:
+            state["ema"] = fitted
+        else:
+            state["model"] = {**state["model"], **{prefix + k: v for k, v in fitted.items()}}
+        save_checkpoint(path, state)
 
     def _checkpoint(self, is_best: bool) -> None:
         if not self._finite():

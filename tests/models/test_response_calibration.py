@@ -1,0 +1,96 @@
+"""The response calibration: the identity until fitted, then each energy's generated E_tot / E
+moved onto the training data's mean and width, linearly in between, every shower scaled by one
+factor; and the trainer fitting it into the checkpoint that report and generate use."""
+
+import numpy as np
+import pytest
+import torch
+
+from hepgan.models.response_calibration import MAX_POINTS, ResponseCalibration
+from hepgan.train import Trainer, load_train_config
+from hepgan.train.checkpoint import load_checkpoint
+from hepgan.train.generator import TrainedGenerator
+from tests.helpers import shower_config
+from tests.models.test_calo import CALO_MODEL
+
+SHARES = torch.tensor([0.1, 0.3, 0.6])
+
+
+def _showers(cond: torch.Tensor, mean: float, width: float, seed: int) -> torch.Tensor:
+    """(N, 3) cells with E_tot / E ~ N(mean x (1 + 0.05 c), (width x (1 + 0.5 c))^2) at energy c."""
+    noise = torch.randn(len(cond), generator=torch.Generator().manual_seed(seed))
+    c = cond[:, 0]
+    response = mean * (1 + 0.05 * c) + width * (1 + 0.5 * c) * noise
+    return response[:, None] * SHARES
+
+
+def _moments(x: torch.Tensor, cond: torch.Tensor, c: float) -> tuple[float, float]:
+    r = x.sum(dim=1)[cond[:, 0] == c].double()
+    return float(r.mean()), float(r.std() / r.mean())
+
+
+def test_the_calibration_is_the_identity_until_fitted():
+    x, cond = torch.rand(50, 3), torch.randn(50, 2)
+    torch.testing.assert_close(ResponseCalibration()(x, cond), x)
+
+
+def test_each_energy_gets_the_datas_mean_and_width_and_the_shares_stay():
+    cond = torch.repeat_interleave(torch.tensor([-1.0, 0.0, 1.0]), 20_000)[:, None]
+    data = _showers(cond, 1.0, 0.05, seed=0)
+    calibration = ResponseCalibration()
+    draws = iter(range(1, 100))
+
+    def generate(c):  # too low by 3 % and 20 % too narrow, through the calibration
+        return calibration(_showers(c, 0.97, 0.04, seed=next(draws)), c)
+
+    scales = calibration.fit(generate, data, cond)
+    assert list(scales) == [-1.0, 0.0, 1.0] and all(1.15 < s < 1.3 for s in scales.values())
+    made = generate(cond)
+    for c in (-1.0, 0.0, 1.0):
+        (mean, width), (target_mean, target_width) = _moments(made, cond, c), _moments(data, cond, c)
+        assert mean == pytest.approx(target_mean, rel=2e-3) and width == pytest.approx(target_width, rel=0.02)
+    torch.testing.assert_close(made / made.sum(dim=1, keepdim=True), SHARES.expand(len(made), 3))
+    # between two points the map is the straight line between theirs; beyond the last it is flat
+    raw = torch.ones(4, 3)
+    at = calibration(raw, torch.tensor([[0.0], [0.25], [1.0], [7.0]])).sum(dim=1)
+    assert float(at[1]) == pytest.approx(0.75 * float(at[0]) + 0.25 * float(at[2]), rel=1e-5)
+    assert float(at[3]) == pytest.approx(float(at[2]), rel=1e-6)
+
+
+def test_refitting_a_calibrated_generator_gives_the_same_map():
+    cond = torch.repeat_interleave(torch.tensor([0.0, 1.0]), 20_000)[:, None]
+    data = _showers(cond, 1.0, 0.05, seed=0)
+    calibration = ResponseCalibration()
+    draws = iter(range(1, 100))
+    first = calibration.fit(lambda c: calibration(_showers(c, 1.0, 0.04, seed=next(draws)), c), data, cond)
+    second = calibration.fit(lambda c: calibration(_showers(c, 1.0, 0.04, seed=next(draws)), c), data, cond)
+    assert first == pytest.approx(second, rel=0.03)
+
+
+def test_a_continuous_energy_spectrum_gets_quantile_points():
+    cond = torch.rand(40_000, 1) * 4 - 2
+    data = _showers(cond, 1.0, 0.05, seed=0)
+    calibration = ResponseCalibration()
+    scales = calibration.fit(lambda c: calibration(_showers(c, 1.0, 0.05, seed=1), c), data, cond)
+    assert len(scales) == MAX_POINTS and torch.all(calibration.centres[1:] > calibration.centres[:-1])
+    assert all(0.85 < s < 1.15 for s in scales.values())  # the same width: about 1
+    with pytest.raises(ValueError, match="needs training showers"):
+        calibration.fit(lambda c: c, data[:1], cond[:1])
+
+
+def test_training_calibrates_the_checkpoint_that_report_uses(tmp_path, shower_file):
+    model = {**CALO_MODEL, "calo": {"cell_fluctuations": 4.0, "calibrate_response": True}}
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model=model,
+                                             schedule={"steps": 4, "batch_size": 32, "ema_decay": 0.9}))
+    trainer = Trainer(config)
+    trainer.fit()
+    state = load_checkpoint(tmp_path / "run/checkpoints/last.pt")
+    assert not torch.allclose(state["ema"]["calibration.scale"], torch.ones(MAX_POINTS))
+    gen = TrainedGenerator.from_run(tmp_path / "run", which="last")
+    x, cond = trainer.data.train.x, trainer.data.train.cond
+    with torch.no_grad():
+        made = torch.cat([gen.network(torch.randn(len(cond), gen.latent_dim), cond) for _ in range(8)])
+    for c in torch.unique(cond[:, 0]).tolist():
+        here = torch.cat([cond] * 8)
+        (mean, width), (target_mean, target_width) = _moments(made, here, c), _moments(x, cond, c)
+        assert mean == pytest.approx(target_mean, rel=0.02) and width == pytest.approx(target_width, rel=0.15)
