@@ -59,9 +59,9 @@ class ResponseCalibration(nn.Module):
         scale}."""
         if len(x) < 2:
             raise ValueError(f"a response calibration needs training showers, got {len(x)}")
-        generator = torch.Generator().manual_seed(seed)
+        rng = torch.Generator().manual_seed(seed)
         if len(x) > max_showers:
-            rows = torch.randperm(len(x), generator=generator)[:max_showers]
+            rows = torch.randperm(len(x), generator=rng)[:max_showers]
             x, cond = x[rows], cond[rows]
         energy = cond[:, 0].double()
         points = torch.unique(energy)
