@@ -2,7 +2,6 @@
 moved onto the training data's mean and width, linearly in between, every shower scaled by one
 factor; and the trainer fitting it into the checkpoint that report and generate use."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -90,7 +89,7 @@ def test_training_calibrates_the_checkpoint_that_report_uses(tmp_path, shower_fi
     x, cond = trainer.data.train.x, trainer.data.train.cond
     with torch.no_grad():
         made = torch.cat([gen.network(torch.randn(len(cond), gen.latent_dim), cond) for _ in range(8)])
+    made_cond = torch.cat([cond] * 8)
     for c in torch.unique(cond[:, 0]).tolist():
-        here = torch.cat([cond] * 8)
-        (mean, width), (target_mean, target_width) = _moments(made, here, c), _moments(x, cond, c)
+        (mean, width), (target_mean, target_width) = _moments(made, made_cond, c), _moments(x, cond, c)
         assert mean == pytest.approx(target_mean, rel=0.02) and width == pytest.approx(target_width, rel=0.15)

@@ -412,14 +412,14 @@ class Trainer:
             return
         state = load_checkpoint(path)
         generator = copy.deepcopy(self.model.generator).eval()
-        prefix = "generator."
-        if state.get("ema") is not None:
+        prefix, averaged = "generator.", state.get("ema") is not None
+        if averaged:
             generator.load_state_dict(state["ema"])
         else:
             generator.load_state_dict({k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)})
         calibrate(generator, self.data.train.x, self.data.train.cond, seed=self.config.seed)
         fitted = generator.state_dict()
-        if state.get("ema") is not None:
+        if averaged:
             state["ema"] = fitted
         else:
             state["model"] = {**state["model"], **{prefix + k: v for k, v in fitted.items()}}
