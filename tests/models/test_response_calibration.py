@@ -1,6 +1,7 @@
 """The response calibration: the identity until fitted, then each energy's generated E_tot / E
-moved onto the training data's mean and width, linearly in between, every shower scaled by one
-factor; and the trainer fitting it into the checkpoint that report and generate use."""
+mapped onto the training data's distribution (mean, width and tails), linearly in between, every
+shower scaled by one factor that keeps its rank; and the trainer fitting it into the checkpoint
+that report and generate use."""
 
 import pytest
 import torch
@@ -56,6 +57,41 @@ def test_each_energy_gets_the_datas_mean_and_width_and_the_shares_stay():
     assert float(at[3]) == pytest.approx(float(at[2]), rel=1e-6)
 
 
+def test_a_gaussian_response_gets_the_datas_low_tail_and_keeps_each_showers_rank():
+    """The 65-262 GeV case: the data have a narrow core and a low tail (energy lost), the
+    generator a wider Gaussian of the same width; mean and width alone cannot fix the core."""
+    cond = torch.zeros(40_000, 1)
+    noise = torch.Generator().manual_seed(0)
+    core = 1.0 + 0.01 * torch.randn(len(cond), generator=noise)
+    lost = torch.where(torch.rand(len(cond), generator=noise) < 0.1,
+                       torch.empty(len(cond)).exponential_(30.0, generator=noise), torch.zeros(len(cond)))
+    data = (core - lost)[:, None] * SHARES
+    width = float(data.sum(dim=1).std())
+    raw = (float(data.sum(dim=1).mean()) + width * torch.randn(len(cond), generator=noise))[:, None] * SHARES
+    calibration = ResponseCalibration()
+    calibration.fit(lambda c: calibration(raw, c), data, cond)
+    made, wanted = calibration(raw, cond).sum(dim=1), data.sum(dim=1)
+    levels = torch.tensor([0.01, 0.05, 0.25, 0.5, 0.75, 0.95])
+    torch.testing.assert_close(torch.quantile(made, levels), torch.quantile(wanted, levels), rtol=0, atol=2e-3)
+    made_core = made[(made - made.median()).abs() < 0.02]
+    assert float(made_core.std()) == pytest.approx(float(wanted[(wanted - wanted.median()).abs() < 0.02].std()), rel=0.05)
+    order = torch.argsort(raw.sum(dim=1))
+    assert torch.all(made[order][1:] >= made[order][:-1] - 1e-5)  # up to float32 rounding of the sums
+
+
+def test_a_checkpoint_of_the_affine_calibration_loads_as_the_same_map():
+    scale, shift = torch.linspace(0.9, 1.2, MAX_POINTS), torch.linspace(-0.05, 0.02, MAX_POINTS)
+    old = {"centres": torch.arange(MAX_POINTS, dtype=torch.float32), "scale": scale, "shift": shift}
+    calibration = ResponseCalibration()
+    calibration.load_state_dict(old)
+    x = torch.rand(200, 3) + 0.2
+    cond = torch.rand(200, 1) * (MAX_POINTS - 1)
+    at = torch.clamp(cond[:, 0], 0, MAX_POINTS - 1)
+    low, w = at.floor().long().clamp(max=MAX_POINTS - 2), at - at.floor().clamp(max=MAX_POINTS - 2)
+    expected = ((1 - w) * scale[low] + w * scale[low + 1]) * x.sum(dim=1) + (1 - w) * shift[low] + w * shift[low + 1]
+    torch.testing.assert_close(calibration(x, cond).sum(dim=1), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_refitting_a_calibrated_generator_gives_the_same_map():
     cond = torch.repeat_interleave(torch.tensor([0.0, 1.0]), 20_000)[:, None]
     data = _showers(cond, 1.0, 0.05, seed=0)
@@ -84,7 +120,7 @@ def test_training_calibrates_the_checkpoint_that_report_uses(tmp_path, shower_fi
     trainer = Trainer(config)
     trainer.fit()
     state = load_checkpoint(tmp_path / "run/checkpoints/last.pt")
-    assert not torch.allclose(state["ema"]["calibration.scale"], torch.ones(MAX_POINTS))
+    assert not torch.allclose(state["ema"]["calibration.tail_slope"], torch.ones(MAX_POINTS))
     gen = TrainedGenerator.from_run(tmp_path / "run", which="last")
     x, cond = trainer.data.train.x, trainer.data.train.cond
     with torch.no_grad():

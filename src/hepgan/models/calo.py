@@ -751,8 +751,8 @@ class StructuredGenerator(nn.Module):
     (docs/flagship.md). With ``fluctuations`` (:class:`CellFluctuations`) the cells the head makes
     fluctuate by their energy quanta. The latent is [body's (with the Gaussian path's last), cell
     noise, fluctuations' noise], the last two when configured. With ``calibration``
-    (:class:`ResponseCalibration`, fitted after training) each shower is then scaled to the
-    training data's response mean and width at its energy.
+    (:class:`ResponseCalibration`, fitted after training) each shower is then scaled so that the
+    response follows the training data's distribution at its energy.
     """
 
     def __init__(self, body: nn.Module, features: ShowerFeatures, gaussian_dim: int, cell_noise: float = 0.0,
@@ -889,7 +889,8 @@ class CaloWGAN(WGANGP):
                            seed: int = 0) -> dict[float, float] | None:
         """Fit ``generator``'s response calibration (calo.calibrate_response; this model's
         generator or a copy with other weights, such as the weight average) to the training
-        showers ``x``; None when it has none. Returns {energy condition: scale}."""
+        showers ``x``; None when it has none. Returns {energy condition: the data's response
+        width / the generated}."""
         if generator.calibration is None:
             return None
         noise = torch.Generator().manual_seed(seed)

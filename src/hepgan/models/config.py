@@ -68,9 +68,11 @@ class CaloConfig(_Strict):
                                                      "groups of the batch, sorted by the first condition (the "
                                                      "energy): pooled over all energies (1), a width too narrow "
                                                      "at some energies and too wide at others goes unseen")
-    calibrate_response: bool = Field(False, description="after training, fit a per-energy scale of each generated "
-                                                         "shower that gives E_tot / E the training data's mean and "
-                                                         "relative width (the weight average narrows the response)")
+    calibrate_response: bool = Field(False, description="after training, fit a monotone per-energy map of each "
+                                                         "generated shower's E_tot / E onto the training data's "
+                                                         "distribution, applied as one scale per shower (the weight "
+                                                         "average narrows the response; the core and low tail at "
+                                                         "high energy come out wrong)")
     eratio_moments: bool = Field(False, description="the moment penalty also holds the strip layer's standardised "
                                                      "E_ratio at mean 0 and width 1 (needs moment_weight > 0)")
     cell_noise: float = Field(0.0, ge=0.0, description="initial scale of per-cell noise with a learned scale, added "
