@@ -3,6 +3,7 @@ cached, a trained and selected model, showers at every energy including the left
 report, and re-runs that reuse what exists."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -31,6 +32,9 @@ def test_the_shipped_recipe_is_the_flagship_model_with_a_time_budget():
     assert recipe["model"]["family"] == "calo_wgan"
     assert 25 in recipe["data"]["exclude_energies_gev"] and 25 in recipe["data"]["simulate"]["energies_gev"]
     assert recipe["schedule"]["time_limit_s"] <= 480  # leaves room for data, evaluation and report in 10 min
+    # the full recipe's model and data exactly, so the quickstart's figures speak for the flagship
+    flagship = yaml.safe_load((Path(__file__).parents[1] / "configs/atlas266-photons.yaml").read_text())
+    assert recipe["model"] == flagship["model"] and recipe["data"] == flagship["data"]
 
 
 def test_quickstart_runs_the_whole_loop_and_reuses_what_exists(tmp_path):
