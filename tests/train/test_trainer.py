@@ -126,6 +126,27 @@ def test_nan_losses_restore_the_last_good_state_with_a_lower_learning_rate(tmp_p
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
 
 
+def test_a_finite_loss_spike_is_restored_like_a_nan(tmp_path, shower_file):
+    """A generator can blow up without a NaN (the full recipe's seed 3: critic loss 3 -> 7,700):
+    a critic whose output is suddenly 1e4x larger makes such a spike."""
+    class BlowUpOnce(Callback):
+        done = False
+
+        def on_step_end(self, trainer, step, logs):
+            if step == 14 and not self.done:
+                self.done = True
+                with torch.no_grad():
+                    for p in trainer.model.critics.parameters():
+                        p.mul_(1e2)
+
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, schedule={"steps": 18},
+                                             nan={"snapshot_every": 2, "spike_window": 10, "spike_factor": 50}))
+    trainer = Trainer(config, callbacks=[BlowUpOnce()])
+    trainer.fit()
+    assert trainer.step == 18 and trainer.nan_retries == 1 and trainer.lr_scale == 0.5
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
 def test_learning_rates_anneal_linearly_to_zero_and_resume_on_schedule(tmp_path, shower_file):
     """lr_decay_from 0.5 of 8 steps: full rates for updates 0-3, then 4/4, 3/4, 2/4, 1/4 of them."""
     class Record(Callback):

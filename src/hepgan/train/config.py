@@ -113,6 +113,10 @@ class NanConfig(_Strict):
     lr_factor: float = Field(0.5, gt=0.0, lt=1.0)
     max_retries: int = Field(3, ge=0)
     snapshot_every: int = Field(50, ge=1)
+    spike_factor: float | None = Field(100.0, gt=1.0, description="a step whose |loss_d| exceeds this x its "
+                                                                   "median over the last spike_window steps has "
+                                                                   "diverged and is restored like a NaN; None: off")
+    spike_window: int = Field(200, ge=10)
 
 
 class TrainConfig(_Strict):

@@ -29,6 +29,7 @@ from hepgan.train.checkpoint import CheckpointDir, load_checkpoint, save_checkpo
 from hepgan.train.config import TrainConfig
 from hepgan.train.data import PreparedData, prepare_data
 from hepgan.train.distributed import DataParallel
+from hepgan.train.divergence import LossSpikeDetector
 from hepgan.train.rng import capture_rng, epoch_permutation, restore_rng, seed_everything
 
 
@@ -71,6 +72,8 @@ class Trainer:
         self.last_metrics: dict = {}
         self._order = epoch_permutation(len(self.data.train), config.seed, 0)
         self._snapshot: dict | None = None
+        nan = config.nan
+        self._spikes = LossSpikeDetector(nan.spike_factor, nan.spike_window) if nan.spike_factor else None
         self._board = None
         batch = config.schedule.batch_size
         if batch > len(self.data.train):
@@ -318,8 +321,9 @@ class Trainer:
             self._take_snapshot()
             while self.step < cfg.schedule.steps:
                 logs = self.train_step()
-                if not all(math.isfinite(v) for v in logs.values()):
-                    self._recover(logs)
+                diverged = self._diverged(logs)
+                if diverged is not None:
+                    self._recover(diverged)
                     continue
                 final = self.step == cfg.schedule.steps or self._out_of_time(start)
                 if self.step % cfg.nan.snapshot_every == 0:
@@ -434,12 +438,18 @@ class Trainer:
         if self._finite():
             self._snapshot = copy.deepcopy(self.state())
 
-    def _recover(self, logs: dict[str, float]) -> None:
+    def _diverged(self, logs: dict[str, float]) -> str | None:
+        """Why this step counts as diverged (non-finite losses, or a loss spike), else None."""
         bad = ", ".join(f"{k}={v}" for k, v in logs.items() if not math.isfinite(v))
+        if bad:
+            return f"non-finite losses ({bad})"
+        return self._spikes.check(logs) if self._spikes is not None else None
+
+    def _recover(self, why: str) -> None:
         nan = self.config.nan
         if nan.policy == "stop" or self.nan_retries >= nan.max_retries or self._snapshot is None:
             raise TrainingError(
-                f"step {self.step}: non-finite losses ({bad}) after {self.nan_retries} recoveries; "
+                f"step {self.step}: {why} after {self.nan_retries} recoveries; "
                 "lower optim.lr_g / optim.lr_d, raise model.gp_weight, or check the preprocessing"
             )
         retries = self.nan_retries + 1
@@ -447,7 +457,7 @@ class Trainer:
         self.load_state(self._snapshot)
         self.nan_retries = retries
         self._set_lr_scale(scale)
-        tqdm.write(f"step {self.step}: non-finite losses ({bad}); restored the last good state, learning rates x{scale:g}")
+        tqdm.write(f"step {self.step}: {why}; restored the last good state, learning rates x{scale:g}")
 
 
 def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Callback] | None = None) -> TrainResult:
