@@ -1,5 +1,5 @@
 """The loss-spike detector: quiet while it learns the losses' size, then flags a critic loss far
-above its recent median (finite or not), and keeps flagged steps out of its history."""
+above its recent median, and keeps flagged steps out of its history."""
 
 from hepgan.train.divergence import LossSpikeDetector
 

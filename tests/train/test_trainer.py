@@ -128,7 +128,7 @@ def test_nan_losses_restore_the_last_good_state_with_a_lower_learning_rate(tmp_p
 
 def test_a_finite_loss_spike_is_restored_like_a_nan(tmp_path, shower_file):
     """A generator can blow up without a NaN (the full recipe's seed 3: critic loss 3 -> 7,700):
-    a critic whose output is suddenly 1e4x larger makes such a spike."""
+    critic weights suddenly 100x larger make such a spike."""
     class BlowUpOnce(Callback):
         done = False
 
