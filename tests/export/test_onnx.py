@@ -49,7 +49,7 @@ def test_mlp_shower_generator_runs_in_onnxruntime_like_torch(tmp_path, fixed_inp
                                   {"cell_fluctuations": 4.0, "fluctuation_power": True, "fluctuation_shape": "gamma"},
                                   {"cell_fluctuations": 4.0, "knots": 9, "cell_floor": 0.5, "deposit_shape": "above",
                                    "deposit_layers": ["strips", "middle", "back"], "deposit_spread": 1.0,
-                                   "fluctuation_shape": "gamma", "calibrate_response": True}],
+                                   "fluctuation_shape": "gamma", "calibrate_response": True, "calibrate_layers": True}],
                          ids=["plain", "cell-noise", "fluctuations-spline-deposits", "deposits-above-as-the-recipes",
                               "fluctuation-power-gamma", "gamma-calibrated-as-the-quickstart"])
 def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, shower_file, fixed_inputs, calo):
@@ -67,6 +67,9 @@ def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, showe
             module.width_exponent.data = torch.tensor([-0.5, 0.1, -0.2, 0.3])
     if calo.get("calibrate_response"):  # fitted after training, so the export carries a real map
         assert not torch.allclose(gen.network.calibration.knots_in, gen.network.calibration.knots_out)
+    if calo.get("calibrate_layers"):
+        layers = gen.network.layer_calibration
+        assert not torch.allclose(layers.knots_in, layers.knots_out)
     result = export_onnx(gen, tmp_path / "g.onnx")
     assert result.verification["relative"] <= 1e-5
     shapes = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]

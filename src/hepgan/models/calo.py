@@ -35,6 +35,7 @@ from torch import nn
 
 from hepgan.errors import ConfigError
 from hepgan.geometry import GridLayer, get_geometry
+from hepgan.models.layer_calibration import LayerCalibration
 from hepgan.models.response_calibration import ResponseCalibration
 from hepgan.models.wgan import WGANGP
 
@@ -750,13 +751,16 @@ class StructuredGenerator(nn.Module):
     make as correlated patterns. In the quickstart budget it changed nothing beyond seed noise
     (docs/flagship.md). With ``fluctuations`` (:class:`CellFluctuations`) the cells the head makes
     fluctuate by their energy quanta. The latent is [body's (with the Gaussian path's last), cell
-    noise, fluctuations' noise], the last two when configured. With ``calibration``
-    (:class:`ResponseCalibration`, fitted after training) each shower is then scaled so that the
-    response follows the training data's distribution at its energy.
+    noise, fluctuations' noise], the last two when configured. With ``layer_calibration``
+    (:class:`LayerCalibration`, fitted after training) each layer is then scaled so that the layer
+    fractions follow the training data's distributions at the shower's energy, and with
+    ``calibration`` (:class:`ResponseCalibration`, fitted after it) each shower so that the
+    response does.
     """
 
     def __init__(self, body: nn.Module, features: ShowerFeatures, gaussian_dim: int, cell_noise: float = 0.0,
-                 fluctuations: CellFluctuations | None = None, calibration: ResponseCalibration | None = None):
+                 fluctuations: CellFluctuations | None = None, calibration: ResponseCalibration | None = None,
+                 layer_calibration: LayerCalibration | None = None):
         super().__init__()
         self.body = body
         self.features = features
@@ -766,6 +770,7 @@ class StructuredGenerator(nn.Module):
         self.noise_scale = nn.Parameter(torch.full((n_noise,), float(cell_noise))) if n_noise else None
         self.fluctuations = fluctuations
         self.noise_dim = n_noise + (fluctuations.dim if fluctuations is not None else 0)
+        self.layer_calibration = layer_calibration
         self.calibration = calibration
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
@@ -781,6 +786,8 @@ class StructuredGenerator(nn.Module):
         x = self.features.cells(v, cond)
         if self.fluctuations is not None:
             x = self.fluctuations(x, noise[:, -self.fluctuations.dim :], cond)
+        if self.layer_calibration is not None:
+            x = self.layer_calibration(x, cond)
         if self.calibration is not None:
             x = self.calibration(x, cond)
         return x
@@ -834,9 +841,12 @@ class CaloWGAN(WGANGP):
                                          opts.deposit_size, opts.deposit_spread, opts.deposit_shape,
                                          opts.fluctuation_power, opts.fluctuation_shape)
                         if opts.cell_fluctuations > 0 else None)
-        # (only with calo.calibrate_response: other configs keep their state dicts as before)
+        # (only when asked for: other configs keep their state dicts as before)
         calibration = ResponseCalibration() if opts.calibrate_response else None
-        self.generator = StructuredGenerator(body, features, gaussian_dim, opts.cell_noise, fluctuations, calibration)
+        layer_calibration = (LayerCalibration([layer.n_cells for layer in g.layers])
+                             if opts.calibrate_layers else None)
+        self.generator = StructuredGenerator(body, features, gaussian_dim, opts.cell_noise, fluctuations, calibration,
+                                             layer_calibration)
         self.latent_dim = body_latent + self.generator.noise_dim
         self.shapes = ShapeSummaries(geometry, cond_dim, opts.degree, opts.knots) if opts.shape_summaries else None
         n_shapes = self.shapes.dim if self.shapes is not None else 0
@@ -885,21 +895,24 @@ class CaloWGAN(WGANGP):
         return self.critic_input(self._standardised(x, cond))
 
     @torch.no_grad()
-    def calibrate_response(self, generator: StructuredGenerator, x: torch.Tensor, cond: torch.Tensor,
-                           seed: int = 0) -> dict[float, float] | None:
-        """Fit ``generator``'s response calibration (calo.calibrate_response; this model's
-        generator or a copy with other weights, such as the weight average) to the training
-        showers ``x``; None when it has none. Returns {energy condition: the data's response
-        width / the generated}."""
-        if generator.calibration is None:
-            return None
+    def calibrate(self, generator: StructuredGenerator, x: torch.Tensor, cond: torch.Tensor,
+                  seed: int = 0) -> dict[str, dict]:
+        """Fit ``generator``'s calibrations (calo.calibrate_layers, then calo.calibrate_response;
+        this model's generator or a copy with other weights, such as the weight average) to the
+        training showers ``x``. Returns {"layers" / "response": what each fit returned}, empty
+        when it has none."""
         noise = torch.Generator().manual_seed(seed)
 
         def generate(c: torch.Tensor) -> torch.Tensor:
             return torch.cat([generator(torch.randn(len(part), self.latent_dim, generator=noise), part)
                               for part in c.split(10_000)])
 
-        return generator.calibration.fit(generate, x, cond, seed=seed)
+        fitted = {}
+        if generator.layer_calibration is not None:  # first: the response map leaves fractions alone
+            fitted["layers"] = generator.layer_calibration.fit(generate, x, cond, seed=seed)
+        if generator.calibration is not None:
+            fitted["response"] = generator.calibration.fit(generate, x, cond, seed=seed)
+        return fitted
 
     def _standardised(self, x, cond):
         """[features, shape summaries, linear shares], the last two when configured."""

@@ -73,6 +73,11 @@ class CaloConfig(_Strict):
                                                          "distribution, applied as one scale per shower (the weight "
                                                          "average narrows the response; the core and low tail at "
                                                          "high energy come out wrong)")
+    calibrate_layers: bool = Field(False, description="after training, fit a monotone per-energy map of each "
+                                                       "generated layer fraction E_layer / E_tot onto the training "
+                                                       "data's distribution, applied as one scale per layer and "
+                                                       "shower (the generated shower-to-shower spread of the "
+                                                       "fractions comes out too small)")
     eratio_moments: bool = Field(False, description="the moment penalty also holds the strip layer's standardised "
                                                      "E_ratio at mean 0 and width 1 (needs moment_weight > 0)")
     cell_noise: float = Field(0.0, ge=0.0, description="initial scale of per-cell noise with a learned scale, added "

@@ -353,7 +353,7 @@ class Trainer:
             if self.dist is not None:
                 self.dist.close()
         if self.is_main:
-            self._calibrate_response()
+            self._calibrate()
         for cb in self.callbacks:
             cb.on_train_end(self)
         return TrainResult(self.run_dir, self.step, time.perf_counter() - start, logs, self.best)
@@ -404,12 +404,14 @@ class Trainer:
             for key, value in values.items():
                 self._board.add_scalar(f"{prefix}/{key}", value, self.step)
 
-    def _calibrate_response(self) -> None:
-        """Fit the response calibration (calo.calibrate_response) of the generator that report,
-        generate and export use (the best checkpoint's, else the last's; its weight average when
-        there is one) on the training showers, and rewrite that checkpoint with it."""
-        calibrate = getattr(self.model, "calibrate_response", None)
-        if calibrate is None or getattr(self.model.generator, "calibration", None) is None:
+    def _calibrate(self) -> None:
+        """Fit the calibrations (calo.calibrate_layers, calo.calibrate_response) of the generator
+        that report, generate and export use (the best checkpoint's, else the last's; its weight
+        average when there is one) on the training showers, and rewrite that checkpoint with them."""
+        calibrate = getattr(self.model, "calibrate", None)
+        generator = self.model.generator
+        if calibrate is None or (getattr(generator, "calibration", None) is None
+                                 and getattr(generator, "layer_calibration", None) is None):
             return
         path = self.checkpoints.best if self.checkpoints.best.exists() else self.checkpoints.last
         if not path.exists():
