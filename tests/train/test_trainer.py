@@ -14,7 +14,7 @@ import yaml
 
 from hepgan.errors import ConfigError, DataError
 from hepgan.train import Callback, Trainer, TrainingError, load_train_config
-from hepgan.train.checkpoint import load_checkpoint
+from hepgan.train.checkpoint import load_checkpoint, save_checkpoint
 from tests.helpers import shower_config
 
 
@@ -60,6 +60,27 @@ def test_a_finished_run_extends_bit_exactly_and_refuses_a_changed_config(tmp_pat
     changed = Trainer(load_train_config(shower_config(tmp_path / "b", shower_file, optim={"lr_g": 0.5})))
     with pytest.raises(ConfigError, match="different config"):
         changed.fit(resume=True)
+
+
+def test_a_run_from_before_a_config_field_was_added_still_resumes(tmp_path, shower_file):
+    """A checkpoint of an older version: its config lacks a field added since (here
+    model.calo.calibrate_layers), so its stored fingerprint differs; at the field's default it is
+    the same training, and resumes."""
+    Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, schedule={"steps": 6}))).fit()
+    last = tmp_path / "run/checkpoints/last.pt"
+    state = load_checkpoint(last)
+    config = json.loads(state["config"])
+    del config["model"]["calo"]["calibrate_layers"]
+    state["config"], state["fingerprint"] = json.dumps(config), "0123456789abcdef"
+    save_checkpoint(last, state)
+    longer = Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, schedule={"steps": 9})))
+    longer.fit(resume=True)
+    assert longer.step == 9
+    config["model"]["calo"]["moment_weight"] = 3.0  # a real change is still refused
+    state["config"] = json.dumps(config)
+    save_checkpoint(last, state)
+    with pytest.raises(ConfigError, match="different config"):
+        Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, schedule={"steps": 12}))).fit(resume=True)
 
 
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, shower_file):

@@ -46,6 +46,16 @@ class TrainResult:
     best: dict | None
 
 
+def _saved_fingerprint(state: dict) -> str | None:
+    """The fingerprint of the config a checkpoint was made with, computed by this version from the
+    config it carries, so that a field added since (at its default) is no change; the fingerprint
+    it stored when that config cannot be read."""
+    try:
+        return TrainConfig(**json.loads(state["config"])).fingerprint()
+    except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+        return state.get("fingerprint")
+
+
 class Trainer:
     """Trains the GAN a :class:`TrainConfig` describes, in ``config.run_dir``."""
 
@@ -132,7 +142,7 @@ class Trainer:
         }
 
     def load_state(self, state: dict) -> None:
-        if state.get("fingerprint") != self.config.fingerprint():
+        if _saved_fingerprint(state) != self.config.fingerprint():
             raise ConfigError(
                 "the checkpoint was made with a different config (model, data or schedule changed); "
                 "resume with the run's own config.yaml or start a new run_dir"
