@@ -129,3 +129,17 @@ def test_training_calibrates_the_checkpoint_that_report_uses(tmp_path, shower_fi
     for c in torch.unique(cond[:, 0]).tolist():
         (mean, width), (target_mean, target_width) = _moments(made, made_cond, c), _moments(x, cond, c)
         assert mean == pytest.approx(target_mean, rel=0.02) and width == pytest.approx(target_width, rel=0.15)
+
+
+def test_a_run_resumed_from_a_calibrated_checkpoint_trains_on_the_raw_generator(tmp_path, shower_file):
+    model = {**CALO_MODEL, "calo": {"cell_fluctuations": 4.0, "calibrate_response": True}}
+    Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, model=model,
+                                            schedule={"steps": 4, "batch_size": 32, "ema_decay": 0.9}))).fit()
+    state = load_checkpoint(tmp_path / "run/checkpoints/last.pt")  # calibrated: no best checkpoint
+    assert not torch.allclose(state["ema"]["calibration.knots_in"], state["ema"]["calibration.knots_out"])
+    longer = Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, model=model,
+                                                     schedule={"steps": 6, "batch_size": 32, "ema_decay": 0.9})))
+    longer.load_state(state)
+    for generator in (longer.model.generator, longer.ema):
+        torch.testing.assert_close(generator.calibration.knots_in, generator.calibration.knots_out)
+        torch.testing.assert_close(generator.calibration.tail_slope, torch.ones(MAX_POINTS))

@@ -152,6 +152,13 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
+        # a checkpoint may carry calibrations fitted after its training ended; training goes on
+        # from the raw generator, and they are fitted again at the end
+        for generator in (self.model.generator, self.ema):
+            for name in ("layer_calibration", "calibration"):
+                calibration = getattr(generator, name, None)
+                if calibration is not None:
+                    calibration.reset()
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.lr_scale, self.nan_retries = state["lr_scale"], state["nan_retries"]
         self.best, self.last_metrics = state["best"], state["last_metrics"]
