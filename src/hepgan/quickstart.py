@@ -44,6 +44,7 @@ def quickstart(run_dir: str | Path = "runs/quickstart", *, config: str | Path | 
     from hepgan.train import load_train_config
     from hepgan.train import train as run_training
     from hepgan.train.checkpoint import CheckpointDir, load_checkpoint
+    from hepgan.train.config import saved_fingerprint
     from hepgan.train.data import load_shower_source
 
     run_dir = Path(run_dir)
@@ -65,8 +66,7 @@ def quickstart(run_dir: str | Path = "runs/quickstart", *, config: str | Path | 
     marker = run_dir / "quickstart.json"  # written when training has finished (all steps or the time budget)
     trained = True
     if checkpoints.last.exists():
-        saved = load_train_config(json.loads(load_checkpoint(checkpoints.last)["config"]))
-        if saved.fingerprint() != cfg.fingerprint():
+        if saved_fingerprint(load_checkpoint(checkpoints.last)) != cfg.fingerprint():
             raise ConfigError(f"{run_dir} holds a run of a different config; use --fresh to replace it "
                               "or --run-dir to choose another directory")
         if marker.exists():

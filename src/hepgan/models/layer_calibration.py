@@ -46,8 +46,7 @@ class LayerCalibration(QuantileMaps):
         occupied = fraction > 0
         mapped = torch.maximum(self.mapped(fraction, cond[:, 0]), MIN_FACTOR * fraction)
         wanted = torch.where(occupied, mapped, torch.zeros_like(fraction))
-        total = wanted.sum(dim=1, keepdim=True)
-        wanted = torch.where(total > 0, wanted / total.clamp_min(1e-12), fraction)
+        wanted = wanted / wanted.sum(dim=1, keepdim=True).clamp_min(1e-12)  # an empty shower stays empty
         factor = torch.where(occupied, wanted / fraction.clamp_min(1e-12), torch.ones_like(fraction))
         return torch.cat([p * factor[:, i : i + 1] for i, p in enumerate(parts)], dim=1)
 
@@ -58,14 +57,10 @@ class LayerCalibration(QuantileMaps):
         must return showers like ``x`` for those conditions, through this module. It is reset to
         the identity first, so refitting gives the same maps. Returns {energy condition: per
         layer, the data's fraction width / the generated}."""
-        if len(x) < 2:
-            raise ValueError(f"a layer calibration needs training showers, got {len(x)}")
         if x.shape[1] != sum(self.layer_sizes):
             raise ValueError(f"showers have {x.shape[1]} cells; the layers {self.layer_sizes} need "
                              f"{sum(self.layer_sizes)}")
-        if len(x) > max_showers:
-            rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:max_showers]
-            x, cond = x[rows], cond[rows]
+        x, cond = self.training_rows(x, cond, max_showers, seed, "layer calibration")
         self.reset()
         points = self.fit_maps(self.fractions(x)[1], self.fractions(generate(cond))[1], cond[:, 0])
         return {float(p): [float(s) for s in self.tail_slope[:, k]] for k, p in enumerate(points)}

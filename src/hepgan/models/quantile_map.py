@@ -60,6 +60,17 @@ class QuantileMaps(nn.Module):
         self.knots_out.copy_(self.knots_in)
         self.tail_slope.fill_(1.0)
 
+    @staticmethod
+    def training_rows(x: torch.Tensor, cond: torch.Tensor, max_showers: int, seed: int,
+                      what: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training showers and conditions to fit on: all, or ``max_showers`` drawn at random."""
+        if len(x) < 2:
+            raise ValueError(f"a {what} needs training showers, got {len(x)}")
+        if len(x) > max_showers:
+            rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:max_showers]
+            x, cond = x[rows], cond[rows]
+        return x, cond
+
     @torch.no_grad()
     def fit_maps(self, wanted: torch.Tensor, made: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
         """Map the (N, *channels) generated ``made`` onto the data's ``wanted`` (rows at the same

@@ -43,11 +43,7 @@ class ResponseCalibration(QuantileMaps):
         ``generate(cond)`` must return showers like ``x`` for those conditions, through this
         module. It is reset to the identity first, so refitting a calibrated generator gives the
         same map. Returns {energy condition: the data's width / the generated width}."""
-        if len(x) < 2:
-            raise ValueError(f"a response calibration needs training showers, got {len(x)}")
-        if len(x) > max_showers:
-            rows = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:max_showers]
-            x, cond = x[rows], cond[rows]
+        x, cond = self.training_rows(x, cond, max_showers, seed, "response calibration")
         self.reset()
         points = self.fit_maps(x.sum(dim=1), generate(cond).sum(dim=1), cond[:, 0])
         return {float(p): float(s) for p, s in zip(points, self.tail_slope)}

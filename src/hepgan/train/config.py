@@ -173,6 +173,16 @@ class TrainConfig(_Strict):
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def saved_fingerprint(state: dict) -> str | None:
+    """The fingerprint of the config a checkpoint was made with, computed by this version from the
+    config it carries, so that a field added since (at its default) is no change; the fingerprint
+    it stored when that config cannot be read."""
+    try:
+        return TrainConfig(**json.loads(state["config"])).fingerprint()
+    except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
+        return state.get("fingerprint")
+
+
 def validation_message(exc: ValidationError, source: str) -> str:
     problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
     return f"{source}: {problems}"

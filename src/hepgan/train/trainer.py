@@ -24,9 +24,10 @@ from tqdm import tqdm
 from hepgan.data.files import temp_path_for
 from hepgan.errors import ConfigError, HepganError
 from hepgan.models import build_model
+from hepgan.models.quantile_map import QuantileMaps
 from hepgan.train.callbacks import Callback, ValidationSamples, validation_metric
 from hepgan.train.checkpoint import CheckpointDir, load_checkpoint, save_checkpoint
-from hepgan.train.config import TrainConfig
+from hepgan.train.config import TrainConfig, saved_fingerprint
 from hepgan.train.data import PreparedData, prepare_data
 from hepgan.train.distributed import DataParallel
 from hepgan.train.divergence import LossSpikeDetector
@@ -46,14 +47,9 @@ class TrainResult:
     best: dict | None
 
 
-def _saved_fingerprint(state: dict) -> str | None:
-    """The fingerprint of the config a checkpoint was made with, computed by this version from the
-    config it carries, so that a field added since (at its default) is no change; the fingerprint
-    it stored when that config cannot be read."""
-    try:
-        return TrainConfig(**json.loads(state["config"])).fingerprint()
-    except (KeyError, TypeError, ValueError):  # pydantic's ValidationError is a ValueError
-        return state.get("fingerprint")
+def _calibrations(generator) -> list[QuantileMaps]:
+    """The calibrations fitted after training that ``generator`` carries (none for most models)."""
+    return [m for m in generator.modules() if isinstance(m, QuantileMaps)] if generator is not None else []
 
 
 class Trainer:
@@ -142,7 +138,7 @@ class Trainer:
         }
 
     def load_state(self, state: dict) -> None:
-        if _saved_fingerprint(state) != self.config.fingerprint():
+        if saved_fingerprint(state) != self.config.fingerprint():
             raise ConfigError(
                 "the checkpoint was made with a different config (model, data or schedule changed); "
                 "resume with the run's own config.yaml or start a new run_dir"
@@ -154,11 +150,8 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         # a checkpoint may carry calibrations fitted after its training ended; training goes on
         # from the raw generator, and they are fitted again at the end
-        for generator in (self.model.generator, self.ema):
-            for name in ("layer_calibration", "calibration"):
-                calibration = getattr(generator, name, None)
-                if calibration is not None:
-                    calibration.reset()
+        for calibration in _calibrations(self.model.generator) + _calibrations(self.ema):
+            calibration.reset()
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.lr_scale, self.nan_retries = state["lr_scale"], state["nan_retries"]
         self.best, self.last_metrics = state["best"], state["last_metrics"]
@@ -426,9 +419,7 @@ class Trainer:
         that report, generate and export use (the best checkpoint's, else the last's; its weight
         average when there is one) on the training showers, and rewrite that checkpoint with them."""
         calibrate = getattr(self.model, "calibrate", None)
-        generator = self.model.generator
-        if calibrate is None or (getattr(generator, "calibration", None) is None
-                                 and getattr(generator, "layer_calibration", None) is None):
+        if calibrate is None or not _calibrations(self.model.generator):
             return
         path = self.checkpoints.best if self.checkpoints.best.exists() else self.checkpoints.last
         if not path.exists():
