@@ -729,3 +729,43 @@ def test_fluctuations_join_the_generator_latent_and_learn_their_scale(tmp_path, 
     torch.testing.assert_close(reloaded.network.fluctuations.basis_of.mean_coef, gen.fluctuations.basis_of.mean_coef)
     assert reloaded.network.fluctuations.log_scale.shape == (4,)
     assert reloaded.generate({"energy": np.full(4, 10_000.0), "impact_eta": np.zeros(4)}).shape == (4, n_cells)
+
+
+def test_precomputed_real_views_and_one_pass_fakes_give_the_critic_loss_of_the_plain_path(tmp_path, shower_file):
+    """The trainer computes the training showers' standardised features once and every fake batch
+    of a step in one pass; the critic loss is the one each update computing its own would give."""
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model=CALO_MODEL,
+                                             schedule={"steps": 2, "batch_size": 32, "n_critic": 2}))
+    trainer = Trainer(config)
+    model, data = trainer.model, trainer.data.train
+    views = model.fixed_real_views(data.x, data.cond)
+    assert views.shape[0] == len(data.x)
+    torch.testing.assert_close(views[:40], model.clean_view(data.x[:40], data.cond[:40]))
+
+    conds = [data.cond[:32], data.cond[32:64]]
+    torch.manual_seed(7)
+    fakes = model.fake_views(conds, 32)
+    torch.manual_seed(7)
+    latents = [model.sample_latent(32) for _ in conds]
+    with torch.no_grad():
+        one_by_one = [model.critic_view(model.generate(z, c), c) for z, c in zip(latents, conds)]
+    for fast, plain in zip(fakes, one_by_one):
+        torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+
+    x, c = data.x[:32], data.cond[:32]
+    torch.manual_seed(3)
+    plain, _ = model.critic_loss(x, c, fake_view=fakes[0])
+    torch.manual_seed(3)
+    fast, _ = model.critic_loss(x, c, real_view=views[:32], fake_view=fakes[0])
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_a_generator_with_batch_statistics_makes_each_fake_batch_on_its_own(tmp_path, shower_file):
+    config = load_train_config(shower_config(tmp_path / "run", shower_file, model={
+        "generator": "DENSE|32|RELU, BNORM, DENSE|266|SOFTPLUS"}))
+    trainer = Trainer(config)
+    c = trainer.data.train.cond[:16]
+    assert trainer.model.fake_views([c, c], 16) is None  # batch norm: one batch's statistics per update
+    plain = Trainer(load_train_config(shower_config(tmp_path / "plain", shower_file)))
+    assert len(plain.model.fake_views([c, c], 16)) == 2
+    assert plain.model.fixed_real_views(plain.data.train.x, c) is None  # its critics see the cells themselves

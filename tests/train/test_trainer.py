@@ -14,6 +14,9 @@ import yaml
 
 from hepgan.errors import ConfigError, DataError
 from hepgan.train import Callback, Trainer, TrainingError, load_train_config
+from hepgan.train import trainer as trainer_module
+from hepgan.train.outcome import read_outcome
+from hepgan.train.trainer import Estimate
 from hepgan.train.checkpoint import load_checkpoint, save_checkpoint
 from tests.helpers import shower_config
 
@@ -274,14 +277,76 @@ def test_sample_sets_and_tensorboard_are_written(tmp_path, shower_file):
     assert any((tmp_path / "run/tensorboard").iterdir())
 
 
-def test_a_time_budget_stops_training_early_with_a_checkpoint(tmp_path, shower_file):
+def test_a_time_budget_stops_training_early_with_a_checkpoint(tmp_path, shower_file, capsys):
     config = load_train_config(shower_config(tmp_path / "run", shower_file,
                                              schedule={"steps": 10_000, "time_limit_s": 1e-6}))
     result = Trainer(config).fit()
     assert result.steps == 1  # one step, then the budget is spent
+    assert result.cut_short and result.planned == 10_000
     assert load_checkpoint(tmp_path / "run/checkpoints/last.pt")["step"] == 1
+    outcome = read_outcome(tmp_path / "run")
+    assert outcome["steps"] == 1 and outcome["planned"] == 10_000 and outcome["cut_short"]
+    assert "cut short by schedule.time_limit_s" in capsys.readouterr().out  # said, not only written
     extended = load_train_config(shower_config(tmp_path / "run", shower_file, schedule={"steps": 3}))
-    assert Trainer(extended).fit(resume=True).steps == 3  # the budget is not part of the run's identity
+    result = Trainer(extended).fit(resume=True)
+    assert result.steps == 3 and not result.cut_short  # the budget is not part of the run's identity
+    assert result.trained == 2
+    assert read_outcome(tmp_path / "run")["cut_short"] is False and read_outcome(tmp_path / "run")["trained"] == 2
+
+
+def test_a_run_cut_short_before_its_first_validation_still_validates_and_selects(tmp_path, shower_file):
+    config = load_train_config(shower_config(
+        tmp_path / "run", shower_file, schedule={"steps": 10_000, "time_limit_s": 1e-6},
+        eval={"every": 2000, "metrics": ["response"], "select": "response_error", "n_generated": 200}))
+    trainer = Trainer(config)
+    trainer.fit()
+    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "validation" in r] == [1]
+    assert trainer.best["step"] == 1 and load_checkpoint(tmp_path / "run/checkpoints/best.pt")["step"] == 1
+
+
+def test_a_full_run_validates_its_last_step_too(tmp_path, shower_file):
+    config = load_train_config(shower_config(
+        tmp_path / "run", shower_file, schedule={"steps": 5},
+        eval={"every": 2, "metrics": ["response"], "select": "response_error", "n_generated": 200}))
+    Trainer(config).fit()
+    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "validation" in r] == [2, 4, 5]
+
+
+def test_the_first_steps_give_an_estimate_and_a_warning_when_the_guard_would_cut(tmp_path, shower_file, monkeypatch,
+                                                                               capsys):
+    monkeypatch.setattr(trainer_module, "ESTIMATE_WARMUP", 1)
+    monkeypatch.setattr(trainer_module, "ESTIMATE_STEPS", 2)
+    monkeypatch.setattr(trainer_module, "ESTIMATE_SECONDS", 0.0)
+    seen = []
+
+    class Listen(Callback):
+        def on_estimate(self, trainer, estimate):
+            seen.append((trainer.step, estimate))
+
+    config = load_train_config(shower_config(tmp_path / "run", shower_file,
+                                             schedule={"steps": 10_000, "time_limit_s": 2.0}))
+    Trainer(config, callbacks=[Listen()]).fit()
+    (step, estimate), = seen  # once
+    assert step == 3 and estimate.planned == 10_000 and estimate.steps_per_s > 0
+    assert estimate.remaining_s == pytest.approx((10_000 - 3) / estimate.steps_per_s)
+    out = capsys.readouterr().out
+    assert "steps/s; 10,000 steps take about" in out
+    if estimate.cut_short:  # (10,000 steps in 2 s would need a very fast machine)
+        assert "warning: that is past schedule.time_limit_s" in out and "--set schedule.steps=" in out
+    outcome = read_outcome(tmp_path / "run")
+    assert outcome["steps_per_s"] == pytest.approx(outcome["trained"] / outcome["seconds"], rel=0.05)
+
+
+def test_an_estimate_past_the_guard_says_where_the_run_would_stop_and_what_to_do():
+    estimate = Estimate(steps_per_s=4.0, elapsed_s=10.0, remaining_s=990.0, planned=4000, time_limit_s=600.0)
+    assert estimate.cut_short and estimate.steps_within_limit() == 2400
+    text = estimate.describe()
+    assert "4.00 steps/s; 4,000 steps take about 16.7 min" in text
+    assert "stop near step 2,400 of 4,000" in text and "--set schedule.steps=2400" in text
+    assert "--set schedule.time_limit_s=1200" in text
+    assert "warning" not in Estimate(4.0, 10.0, 990.0, 4000, None).describe()
 
 
 def test_the_window_alignment_can_be_a_condition(tmp_path, shower_file):

@@ -107,11 +107,28 @@ class GANModel(nn.Module):
             return x + self.config.instance_noise * torch.randn_like(x)
         return x
 
+    def fixed_real_views(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor | None:
+        """What the critics see of the training samples before any instance noise, when a family
+        transforms samples for its critics and that transform is fixed during training: the trainer
+        computes it once and passes each batch's rows to :meth:`critic_loss` as ``real_view``.
+        None (the default) when there is nothing to compute."""
+        return None
+
+    def fake_views(self, conds: list[torch.Tensor | None], n: int) -> list[torch.Tensor] | None:
+        """For families whose critics see generated samples through :meth:`critic_loss`'s
+        ``fake_view``: what they see of ``n`` new samples per condition batch in ``conds``, made in one
+        pass (the generator does not change between the critic updates of a step, and one pass
+        over all of them costs a quarter less than one per update). None (the default): each
+        critic update generates its own."""
+        return None
+
     # -- losses (subclasses) ----------------------------------------------------------------
     def critic_loss(self, real: torch.Tensor, cond: torch.Tensor | None,
                     penalty: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         """The critics' loss on a real batch; ``penalty`` says whether this update applies the
-        family's gradient penalties (``model.gp_every``: only every k-th update does)."""
+        family's gradient penalties (``model.gp_every``: only every k-th update does). Families
+        with :meth:`fixed_real_views` also take the batch's rows of it as ``real_view``, and those
+        with :meth:`fake_views` one of its batches as ``fake_view``."""
         raise NotImplementedError
 
     def generator_loss(self, cond: torch.Tensor | None, n: int) -> tuple[torch.Tensor, dict[str, float]]:

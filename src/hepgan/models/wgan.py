@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from hepgan.errors import ConfigError
 from hepgan.geometry import get_geometry
 from hepgan.models.base import GANModel, _value
 from hepgan.models.losses import gradient_penalty, wasserstein_critic_loss
+from hepgan.nn.layers import MinibatchStd, VirtualBatchNorm
+
+
+# layers whose output for one sample depends on the others in its batch (in training)
+BATCH_COUPLED = (nn.BatchNorm1d, nn.BatchNorm2d, VirtualBatchNorm, MinibatchStd)
 
 
 class WGANGP(GANModel):
@@ -43,19 +49,36 @@ class WGANGP(GANModel):
         return x.reshape(x.shape[0], -1) @ self.summary_matrix
 
     # -- what the critics see (families that describe showers differently override these) --------
+    def clean_view(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        """What the main critic sees of samples ``x`` before instance noise (the samples here)."""
+        return x
+
     def critic_view(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """The main critic's input for samples ``x``."""
-        return self.critic_input(x)
+        return self.critic_input(self.clean_view(x, cond))
 
     def summary_view(self, view: torch.Tensor) -> torch.Tensor:
         """The summary critic's input, from the main critic's."""
         return self.summaries(view)
 
-    def critic_loss(self, real, cond, penalty=True):
-        n = real.shape[0]
+    @torch.no_grad()
+    def fake_views(self, conds, n):
+        if any(isinstance(m, BATCH_COUPLED) for m in self.generator.modules()):
+            return None  # its samples depend on the batch they are made in: one pass per update
+        # one draw per batch (torchrun shards each batch-sized draw), one pass through generator and view
+        latent = torch.cat([self.sample_latent(n) for _ in conds])
+        cond = None if conds[0] is None else torch.cat(conds)
+        views = self.clean_view(self.generate(latent, cond), cond).split(n)
+        return [self.critic_input(v) for v in views]
+
+    def critic_loss(self, real, cond, penalty=True, real_view=None, fake_view=None):
+        """``real_view``: the batch's rows of :meth:`fixed_real_views`; ``fake_view``: one batch
+        of :meth:`fake_views` (each made here when not given)."""
         with torch.no_grad():
-            fake = self.generate(self.sample_latent(n), cond)
-            real_in, fake_in = self.critic_view(real, cond), self.critic_view(fake, cond)
+            real_in = self.critic_view(real, cond) if real_view is None else self.critic_input(real_view)
+            if fake_view is None:
+                fake_view = self.critic_view(self.generate(self.sample_latent(real.shape[0]), cond), cond)
+        fake_in = fake_view
         critic = self.critics["critic"]
         w_loss = wasserstein_critic_loss(critic(real_in, cond), critic(fake_in, cond))
         loss = w_loss

@@ -16,6 +16,7 @@ table { border-collapse: collapse; margin: 0.8em 0; } td, th { border: 1px solid
 th { background: #eef; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .pass { background: #dfd; } .fail { background: #fdd; } figure { display: inline-block; margin: 0.5em; }
 figcaption { font-size: 0.85em; color: #555; max-width: 700px; } .note { color: #555; font-size: 0.9em; }
+.warning { background: #fdd; border-left: 4px solid #c00; padding: 0.4em 0.8em; }
 """
 
 

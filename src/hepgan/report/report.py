@@ -88,14 +88,20 @@ def _records(run_dir: Path) -> list[dict]:
 def _run_report(run_dir: Path, out: Path, limits: dict, classifier: bool, max_showers: int, seed: int,
                 response_reference: int = 0) -> Path:
     from hepgan.train.generator import TrainedGenerator
+    from hepgan.train.outcome import cut_short_note, describe_outcome, read_outcome
 
     gen_model = TrainedGenerator.from_run(run_dir)
     config = gen_model.config
     records = _records(run_dir)
     page = HtmlReport(f"hepgan report: {run_dir.name}")
     best = json.loads(json.dumps(_best(records, config)))
+    outcome = read_outcome(run_dir)
     page.text(f"family {config.model.family}; generator from step {gen_model.step} of {config.schedule.steps}"
-              + (f"; selected by {config.eval.select} = {best['value']:.4g}" if best else ""), css="note")
+              + (f"; selected by {config.eval.select} = {best['value']:.4g}" if best else "")
+              + (f"; trained {describe_outcome(outcome)}" if outcome else ""), css="note")
+    if outcome and outcome["cut_short"]:
+        page.text("Training was " + cut_short_note(outcome["steps"], outcome["planned"], outcome["time_limit_s"]) + ".",
+                  css="warning")
     page.heading("Training")
     for png, caption in ((plots.loss_curves(records), "losses over training"),
                          (plots.validation_curves(records, config.eval.select, best["step"] if best else None),
@@ -111,7 +117,8 @@ def _run_report(run_dir: Path, out: Path, limits: dict, classifier: bool, max_sh
         extra = _fresh_response_pairs(gen_model, config, response_reference, seed) if response_reference else None
         metrics = _shower_sections(page, generated, reference, gen_model.geometry, limits, classifier, seed, marks,
                                    extra)
-    metrics["run"] = {"run_dir": str(run_dir), "step": gen_model.step, "family": config.model.family, "best": best}
+    metrics["run"] = {"run_dir": str(run_dir), "step": gen_model.step, "family": config.model.family, "best": best,
+                      "training": outcome}
     return _write(page, metrics, out)
 
 

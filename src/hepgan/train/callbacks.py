@@ -77,6 +77,9 @@ class Callback:
 
     def on_validation(self, trainer, step: int, metrics: dict[str, float]) -> None: ...
 
+    def on_estimate(self, trainer, estimate) -> None:
+        """Once, after the first timed steps: the run's speed and expected finish (an Estimate)."""
+
     def on_train_end(self, trainer) -> None: ...
 
 

@@ -83,8 +83,9 @@ class ScheduleConfig(_Strict):
     lr_decay_from: float | None = Field(None, gt=0.0, lt=1.0, description="from this fraction of `steps` on, both "
                                         "learning rates fall linearly to zero at `steps` (annealing; "
                                         "a run that time_limit_s stops early never reaches the low rates)")
-    time_limit_s: float | None = Field(None, gt=0.0, description="stop (and checkpoint) once training has run this "
-                                                                   "long, even before `steps`")
+    time_limit_s: float | None = Field(None, gt=0.0, description="a guard, not a schedule: stop (validate and "
+                                                                   "checkpoint) once training has run this long, even "
+                                                                   "before `steps`; the run is then marked cut short")
 
 
 class EvalConfig(_Strict):
@@ -122,7 +123,9 @@ class NanConfig(_Strict):
 class TrainConfig(_Strict):
     run_dir: str = "runs/default"
     seed: int = Field(0, ge=0)
-    threads: int | None = Field(None, ge=1, description="torch CPU threads; None = torch's default")
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
+        None, description="torch CPU threads; 'auto' = the fastest count, timed on a few steps at start "
+                          "(hepgan.train.threads); None = torch's default (one per core)")
     data: ShowerDataConfig | ImageDataConfig = Field(discriminator="kind")
     preprocessing: list[dict[str, Any]] = Field(default_factory=list)
     model: ModelConfig = ModelConfig()

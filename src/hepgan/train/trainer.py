@@ -1,7 +1,11 @@
 """The training loop: schedule, progress, metrics log, validation, checkpoints, resume, NaN guard.
 
 One step is ``n_critic`` critic updates (each on a fresh real batch) followed by ``n_gen``
-generator updates with the critics frozen. Everything random comes from the torch generator
+generator updates with the critics frozen. A run trains ``schedule.steps`` steps, so its model
+does not depend on the machine's speed; ``schedule.time_limit_s`` is only a guard, and a run it
+stops is marked cut short (``run.json``, the summary and the report say steps done of planned).
+After a few steps the trainer estimates when the run ends and says so, with a warning when the
+guard would stop it. Everything random comes from the torch generator
 seeded by the config (its state is checkpointed) and from per-epoch data permutations that
 depend on (seed, epoch) only, so ``resume`` continues bit-exactly on CPU. Under ``torchrun`` each
 rank trains on a shard of every batch and only rank 0 writes (:mod:`hepgan.train.distributed`).
@@ -31,7 +35,13 @@ from hepgan.train.config import TrainConfig, saved_fingerprint
 from hepgan.train.data import PreparedData, prepare_data
 from hepgan.train.distributed import DataParallel
 from hepgan.train.divergence import LossSpikeDetector
+from hepgan.train.outcome import cut_short_note, minutes, write_outcome
 from hepgan.train.rng import capture_rng, epoch_permutation, restore_rng, seed_everything
+from hepgan.train.threads import ThreadChoice, choose_threads
+
+ESTIMATE_WARMUP = 5  # steps before the speed is measured (first-call costs)
+ESTIMATE_STEPS = 20  # steps measured before the estimate of the finish
+ESTIMATE_SECONDS = 3.0  # ... and at least this long, so that timer noise does not decide it
 
 
 class TrainingError(HepganError):
@@ -45,6 +55,44 @@ class TrainResult:
     seconds: float
     last_logs: dict
     best: dict | None
+    planned: int = 0  # schedule.steps
+    cut_short: bool = False  # stopped by schedule.time_limit_s before ``planned``
+    trained: int = 0  # steps trained by this call (fewer than ``steps`` when it resumed a run)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How fast a run trains and when it will end, measured on its first steps."""
+
+    steps_per_s: float
+    elapsed_s: float  # training time so far
+    remaining_s: float  # to schedule.steps at this speed
+    planned: int
+    time_limit_s: float | None
+
+    @property
+    def total_s(self) -> float:
+        return self.elapsed_s + self.remaining_s
+
+    @property
+    def cut_short(self) -> bool:
+        """Whether the time guard would stop the run before its planned steps."""
+        return self.time_limit_s is not None and self.total_s > self.time_limit_s
+
+    def steps_within_limit(self) -> int:
+        return int(self.steps_per_s * (self.time_limit_s or 0.0))
+
+    def describe(self) -> str:
+        finish = time.strftime("%H:%M", time.localtime(time.time() + self.remaining_s))
+        text = (f"{self.steps_per_s:.2f} steps/s; {self.planned:,} steps take about {minutes(self.total_s)} "
+                f"(until {finish})")
+        if self.cut_short:
+            within = self.steps_within_limit()
+            text += (f"\nwarning: that is past schedule.time_limit_s ({minutes(self.time_limit_s)}): the run would "
+                     f"stop near step {within:,} of {self.planned:,}, with a worse model than planned. Options: "
+                     f"fewer steps (--set schedule.steps={within}), more time "
+                     f"(--set schedule.time_limit_s={math.ceil(self.total_s * 1.2)}), or free cores")
+        return text
 
 
 def _calibrations(generator) -> list[QuantileMaps]:
@@ -58,7 +106,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, callbacks: list[Callback] | None = None, data: PreparedData | None = None):
         self.config = config
         self.callbacks = list(callbacks or [])
-        if config.threads:
+        if isinstance(config.threads, int):
             torch.set_num_threads(config.threads)
         seed_everything(config.seed)
         self.data = data or prepare_data(config)
@@ -88,6 +136,27 @@ class Trainer:
         self.dist = DataParallel.from_env()
         self.local_batch = self.dist.local_batch(batch) if self.dist else batch
         self.is_main = self.dist is None or self.dist.is_main
+        # the critics' view of every training sample, when it is fixed (computed once, not per batch)
+        self._real_views = self.model.fixed_real_views(self.data.train.x, self.data.train.cond)
+        self.threads: ThreadChoice | None = self._choose_threads() if config.threads == "auto" else None
+        self.estimate: Estimate | None = None
+
+    def _choose_threads(self) -> ThreadChoice:
+        """Time one critic and one generator update of a copy of the model with each thread count
+        (the model, its optimisers and the random streams are left as they were)."""
+        model = copy.deepcopy(self.model)
+        n = self.local_batch
+        x, c = self.data.train.x[:n], self.data.train.cond[:n] if self.data.cond_dim else None
+
+        def work() -> None:
+            with torch.random.fork_rng(devices=[]):
+                loss, _ = model.critic_loss(x, c)
+                loss.backward()
+                loss, _ = model.generator_loss(c, n)
+                loss.backward()
+                model.zero_grad(set_to_none=True)
+
+        return choose_threads(work)
 
     # -- set-up -----------------------------------------------------------------------------
     def _optimizer(self, params, lr: float) -> torch.optim.Optimizer:
@@ -169,7 +238,7 @@ class Trainer:
         os.replace(tmp, log)
 
     # -- data -------------------------------------------------------------------------------
-    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b = self.config.schedule.batch_size
         if self.position + b > len(self._order):
             self.epoch += 1
@@ -179,7 +248,7 @@ class Trainer:
         self.position += b
         if self.dist is not None:
             idx = self.dist.shard(idx)
-        return self.data.train.x[idx], self.data.train.cond[idx]
+        return self.data.train.x[idx], self.data.train.cond[idx], idx
 
     def _generator_conditions(self, chunk: list[torch.Tensor]) -> torch.Tensor | None:
         mode = self.config.schedule.gen_conditions
@@ -205,16 +274,22 @@ class Trainer:
             self._apply_lr()
         self.model.train()
         logs: dict[str, float] = {}
-        chunk = []
         self.model.critics.requires_grad_(True)
         lazy = self.config.model.gp_every
-        for k in range(sched.n_critic):
-            x, c = self._next_batch()
-            chunk.append(c)
+        batches = [self._next_batch() for _ in range(sched.n_critic)]
+        chunk = [c for _, c, _ in batches]
+        conds = chunk if self.data.cond_dim else [None] * len(chunk)
+        fakes = self.model.fake_views(conds, self.local_batch)
+        for k, (x, _, idx) in enumerate(batches):
+            views = {}
+            if self._real_views is not None:
+                views["real_view"] = self._real_views[idx]
+            if fakes is not None:
+                views["fake_view"] = fakes[k]
             # lazy penalties: every gp_every-th critic update carries them, counted from the step so
             # that a resumed run keeps the rhythm
             penalty = (self.step * sched.n_critic + k + 1) % lazy == 0
-            loss, logs_d = self.model.critic_loss(x, c if self.data.cond_dim else None, penalty=penalty)
+            loss, logs_d = self.model.critic_loss(x, conds[k], penalty=penalty, **views)
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()
             if self.dist is not None:
@@ -320,7 +395,12 @@ class Trainer:
                 self._truncate_log()
         for cb in self.callbacks:
             cb.on_train_start(self)
+        if self.threads is not None and self.is_main:
+            tqdm.write(f"train: {self.threads.describe()}")
         start = time.perf_counter()
+        first_step = self.step
+        mark: tuple[float, int] | None = None  # (time, step) where the speed measurement starts
+        cut_short = False
         logs: dict[str, float] = {}
         # with torchrun only rank 0 writes the run directory; the other ranks log to nowhere
         log_file = open(self.run_dir / "metrics.jsonl" if self.is_main else os.devnull, "a")
@@ -335,7 +415,8 @@ class Trainer:
                 if diverged is not None:
                     self._recover(diverged)
                     continue
-                final = self.step == cfg.schedule.steps or self._out_of_time(start)
+                cut_short = self.step < cfg.schedule.steps and self._out_of_time(start)
+                final = self.step == cfg.schedule.steps or cut_short
                 if self.step % cfg.nan.snapshot_every == 0:
                     self._take_snapshot()
                 if self.step % cfg.log.every == 0 or final:
@@ -346,10 +427,17 @@ class Trainer:
                 if cfg.log.samples_every and self.step % cfg.log.samples_every == 0 and self.is_main:
                     self.save_samples()
                 bar.update(1)
+                if self.estimate is None:
+                    if mark is None and self.step - first_step >= ESTIMATE_WARMUP:
+                        mark = (time.perf_counter(), self.step)
+                    elif mark is not None:
+                        self._estimate(start, mark, bar)
                 for cb in self.callbacks:
                     cb.on_step_end(self, self.step, logs)
                 is_best = False
-                if cfg.eval.every and self.step % cfg.eval.every == 0 and self.is_main:
+                # validation also at the last step, so that a run stopped early by its time guard
+                # (even before its first eval.every) still selects a checkpoint from what it trained
+                if cfg.eval.every and (self.step % cfg.eval.every == 0 or final) and self.is_main:
                     is_best = self._run_validation(log_file)
                 if (self.step % cfg.checkpoint.every == 0 or final or is_best) and self.is_main:
                     self._checkpoint(is_best)
@@ -364,9 +452,49 @@ class Trainer:
                 self.dist.close()
         if self.is_main:
             self._calibrate()
+        result = TrainResult(self.run_dir, self.step, time.perf_counter() - start, logs, self.best,
+                             cfg.schedule.steps, cut_short, self.step - first_step)
+        if self.is_main:
+            self._write_outcome(result)
+            if cut_short:
+                tqdm.write(f"train: {cut_short_note(result.steps, result.planned, cfg.schedule.time_limit_s)}")
         for cb in self.callbacks:
             cb.on_train_end(self)
-        return TrainResult(self.run_dir, self.step, time.perf_counter() - start, logs, self.best)
+        return result
+
+    def _estimate(self, start: float, mark: tuple[float, int], bar) -> None:
+        """Once enough steps are timed: the speed, the expected finish and, when the time guard
+        would stop the run early, a warning with what to do (said once, and kept in run.json)."""
+        now = time.perf_counter()
+        steps, seconds = self.step - mark[1], now - mark[0]
+        if steps < ESTIMATE_STEPS or seconds < ESTIMATE_SECONDS:
+            return
+        rate = steps / seconds
+        planned = self.config.schedule.steps
+        self.estimate = Estimate(rate, now - start, (planned - self.step) / rate, planned,
+                                 self.config.schedule.time_limit_s)
+        if self.is_main:
+            tqdm.write(f"train: {self.estimate.describe()}")
+            bar.set_description(f"train (until {time.strftime('%H:%M', time.localtime(time.time() + self.estimate.remaining_s))})")
+        for cb in self.callbacks:
+            cb.on_estimate(self, self.estimate)
+
+    def _write_outcome(self, result: TrainResult) -> None:
+        """run.json: how the training went (steps done of planned, why it stopped, speed, threads)."""
+        sched = self.config.schedule
+        outcome = {
+            "steps": result.steps,
+            "planned": result.planned,
+            "cut_short": result.cut_short,
+            "time_limit_s": sched.time_limit_s,
+            "trained": result.trained,  # by the last call (a resumed run trained the rest before)
+            "seconds": round(result.seconds, 1),  # of the last call, validation and checkpoints included
+            "steps_per_s": round(result.trained / result.seconds, 3) if result.seconds > 0 else None,
+            "threads": torch.get_num_threads(),
+            "thread_choice": ({str(k): round(v, 4) for k, v in self.threads.seconds.items()}
+                              if self.threads is not None else None),
+        }
+        write_outcome(self.run_dir, outcome)
 
     def _out_of_time(self, start: float) -> bool:
         limit = self.config.schedule.time_limit_s
@@ -475,4 +603,4 @@ def train(config: TrainConfig, *, resume: bool = False, callbacks: list[Callback
     return Trainer(config, callbacks).fit(resume=resume)
 
 
-__all__ = ["Trainer", "TrainResult", "TrainingError", "train"]
+__all__ = ["Estimate", "Trainer", "TrainResult", "TrainingError", "train"]

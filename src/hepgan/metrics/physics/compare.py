@@ -16,6 +16,8 @@ defined in only one of the samples has separation power 1 (disjoint) and no othe
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
 
@@ -154,7 +156,11 @@ def _ks_and_wasserstein(a_sorted: np.ndarray, b_sorted: np.ndarray) -> tuple[flo
     d = float(diff.max())
     w1 = float(np.sum(np.diff(merged) * diff[:-1]))
     if max(n1, n2) <= KS_EXACT_MAX:
-        p = float(stats.ks_2samp(a_sorted, b_sorted).pvalue)
+        with warnings.catch_warnings():
+            # where the exact calculation does not converge scipy falls back to the asymptotic
+            # p-value, as the larger samples below use: not worth a warning on the user's console
+            warnings.filterwarnings("ignore", message="ks_2samp: Exact calculation unsuccessful")
+            p = float(stats.ks_2samp(a_sorted, b_sorted).pvalue)
     else:
         p = float(np.clip(stats.kstwo.sf(d, np.round(n1 * n2 / (n1 + n2))), 0.0, 1.0))
     return d, p, w1
