@@ -194,6 +194,7 @@ def test_lazy_gradient_penalty_applies_every_kth_update_k_times_as_strong(tmp_pa
     assert lazy.item() == pytest.approx(free.item() + penalties, rel=1e-5)
     calls = []
     original = wgan.critic_loss
-    wgan.critic_loss = lambda real, cond, penalty=True: calls.append(penalty) or original(real, cond, penalty)
+    wgan.critic_loss = lambda real, cond, penalty=True, **views: calls.append(penalty) or original(real, cond, penalty,
+                                                                                               **views)
     trainer.fit()
     assert calls == [False, False, True, False, False, True, False, False]  # updates 3 and 6 of 8

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hepgan.train import Trainer, load_train_config
-from hepgan.train.threads import candidates, choose_threads
+from hepgan.train.threads import candidates, choose_threads, use_threads
 from tests.helpers import shower_config
 
 
@@ -14,7 +14,7 @@ from tests.helpers import shower_config
 def restore_threads():
     before = torch.get_num_threads()
     yield
-    torch.set_num_threads(before)
+    use_threads(before)
 
 
 def test_candidates_are_one_the_powers_of_two_and_every_core():
@@ -51,6 +51,14 @@ def test_auto_threads_leave_the_training_as_it_would_be(tmp_path, shower_file, r
     auto.fit()
     for key, value in fixed.model.state_dict().items():
         torch.testing.assert_close(auto.model.state_dict()[key], value, rtol=0, atol=1e-6, msg=key)
+
+
+def test_a_thread_count_covers_numpys_blas_too(restore_threads):
+    from threadpoolctl import threadpool_info
+
+    use_threads(1)
+    assert torch.get_num_threads() == 1
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info())
 
 
 def test_threads_must_be_a_positive_count_or_auto(tmp_path, shower_file):

@@ -37,7 +37,7 @@ from hepgan.train.distributed import DataParallel
 from hepgan.train.divergence import LossSpikeDetector
 from hepgan.train.outcome import cut_short_note, minutes, write_outcome
 from hepgan.train.rng import capture_rng, epoch_permutation, restore_rng, seed_everything
-from hepgan.train.threads import ThreadChoice, choose_threads
+from hepgan.train.threads import ThreadChoice, choose_threads, use_threads
 
 ESTIMATE_WARMUP = 5  # steps before the speed is measured (first-call costs)
 ESTIMATE_STEPS = 20  # steps measured before the estimate of the finish
@@ -107,7 +107,7 @@ class Trainer:
         self.config = config
         self.callbacks = list(callbacks or [])
         if isinstance(config.threads, int):
-            torch.set_num_threads(config.threads)
+            use_threads(config.threads)
         seed_everything(config.seed)
         self.data = data or prepare_data(config)
         self.model = build_model(config.model, self.data.sample_shape, self.data.cond_dim, self.data.geometry)
