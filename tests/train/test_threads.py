@@ -67,3 +67,16 @@ def test_threads_must_be_a_positive_count_or_auto(tmp_path, shower_file):
     for bad in (0, "many"):
         with pytest.raises(ConfigError, match="threads"):
             load_train_config(shower_config(tmp_path / "run", shower_file, threads=bad))
+
+
+@pytest.mark.parametrize("family", ["dcgan", "cgan_mbl", "wgan_gp"])
+def test_auto_threads_time_image_families_too(tmp_path, mnist_dir, family, restore_threads):
+    from tests.helpers import image_config
+    from tests.models.test_families import CASES
+
+    generator, critic, extra = CASES[family]
+    config = load_train_config(image_config(tmp_path / "run", mnist_dir, family, generator, critic, model=extra,
+                                            threads="auto"))
+    trainer = Trainer(config)
+    assert trainer.threads.threads in trainer.threads.seconds
+    assert trainer.fit().steps == 3
