@@ -105,7 +105,7 @@ def test_a_machine_well_past_the_promise_is_told_at_once_and_a_fast_one_is_not()
     slow = Estimate(steps_per_s=2.0, elapsed_s=5.0, remaining_s=1995.0, planned=4000, time_limit_s=3600.0)
     _Promise(lines.append).on_estimate(None, slow)
     (line,) = lines
-    assert "2.00 steps/s" in line and "about 34 min" in line and "still trains all 4,000 steps" in line
+    assert "2.00 steps/s" in line and "about 35 min" in line and "still trains all 4,000 steps" in line
     assert "--set schedule.steps=2000" in line
     lines.clear()
     fast = Estimate(steps_per_s=20.0, elapsed_s=5.0, remaining_s=195.0, planned=4000, time_limit_s=3600.0)

@@ -118,8 +118,9 @@ class GANModel(nn.Module):
         """For families whose critics see generated samples through :meth:`critic_loss`'s
         ``fake_view``: what they see of ``n`` new samples per condition batch in ``conds``, made in one
         pass (the generator does not change between the critic updates of a step, and one pass
-        over all of them costs a quarter less than one per update). None (the default): each
-        critic update generates its own."""
+        over all of them costs a quarter less than one per update; a generator with batch
+        statistics makes each batch on its own). None (the default): each critic update
+        generates its own."""
         return None
 
     # -- losses (subclasses) ----------------------------------------------------------------

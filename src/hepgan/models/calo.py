@@ -898,7 +898,7 @@ class CaloWGAN(WGANGP):
     def fixed_real_views(self, x, cond):
         """The standardised features of the training showers: the standardisation is fitted before
         training and fixed during it (5 % of a quickstart step went to computing them per batch)."""
-        return torch.cat([self._standardised(part, c) for part, c in zip(x.split(10_000), cond.split(10_000))])
+        return torch.cat([self.clean_view(part, c) for part, c in zip(x.split(10_000), cond.split(10_000))])
 
     @torch.no_grad()
     def calibrate(self, generator: StructuredGenerator, x: torch.Tensor, cond: torch.Tensor,

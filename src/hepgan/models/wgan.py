@@ -63,22 +63,21 @@ class WGANGP(GANModel):
 
     @torch.no_grad()
     def fake_views(self, conds, n):
+        # one draw per batch (torchrun shards each batch-sized draw)
+        latents = [self.sample_latent(n) for _ in conds]
         if any(isinstance(m, BATCH_COUPLED) for m in self.generator.modules()):
-            return None  # its samples depend on the batch they are made in: one pass per update
-        # one draw per batch (torchrun shards each batch-sized draw), one pass through generator and view
-        latent = torch.cat([self.sample_latent(n) for _ in conds])
+            # its samples depend on the batch they are made in: one pass per batch
+            return [self.critic_view(self.generate(z, c), c) for z, c in zip(latents, conds)]
         cond = None if conds[0] is None else torch.cat(conds)
-        views = self.clean_view(self.generate(latent, cond), cond).split(n)
+        views = self.clean_view(self.generate(torch.cat(latents), cond), cond).split(n)
         return [self.critic_input(v) for v in views]
 
     def critic_loss(self, real, cond, penalty=True, real_view=None, fake_view=None):
         """``real_view``: the batch's rows of :meth:`fixed_real_views`; ``fake_view``: one batch
-        of :meth:`fake_views` (each made here when not given)."""
+        of :meth:`fake_views` (made here when not given)."""
         with torch.no_grad():
             real_in = self.critic_view(real, cond) if real_view is None else self.critic_input(real_view)
-            if fake_view is None:
-                fake_view = self.critic_view(self.generate(self.sample_latent(real.shape[0]), cond), cond)
-        fake_in = fake_view
+        fake_in = self.fake_views([cond], real.shape[0])[0] if fake_view is None else fake_view
         critic = self.critics["critic"]
         w_loss = wasserstein_critic_loss(critic(real_in, cond), critic(fake_in, cond))
         loss = w_loss

@@ -82,10 +82,14 @@ class Estimate:
     def steps_within_limit(self) -> int:
         return int(self.steps_per_s * (self.time_limit_s or 0.0))
 
+    @property
+    def finish(self) -> str:
+        """The wall-clock time (HH:MM) the run should end at."""
+        return time.strftime("%H:%M", time.localtime(time.time() + self.remaining_s))
+
     def describe(self) -> str:
-        finish = time.strftime("%H:%M", time.localtime(time.time() + self.remaining_s))
         text = (f"{self.steps_per_s:.2f} steps/s; {self.planned:,} steps take about {minutes(self.total_s)} "
-                f"(until {finish})")
+                f"(until {self.finish})")
         if self.cut_short:
             within = self.steps_within_limit()
             text += (f"\nwarning: that is past schedule.time_limit_s ({minutes(self.time_limit_s)}): the run would "
@@ -475,7 +479,7 @@ class Trainer:
                                  self.config.schedule.time_limit_s)
         if self.is_main:
             tqdm.write(f"train: {self.estimate.describe()}")
-            bar.set_description(f"train (until {time.strftime('%H:%M', time.localtime(time.time() + self.estimate.remaining_s))})")
+            bar.set_description(f"train (until {self.estimate.finish})")
         for cb in self.callbacks:
             cb.on_estimate(self, self.estimate)
 
