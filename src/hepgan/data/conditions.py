@@ -2,7 +2,7 @@
 condition vector a conditional network sees, and back.
 
 Energies enter as standardised ln(E), so the model sees a continuous variable it can
-interpolate in (the seed's choice over one-hot energy classes); positions are standardised;
+interpolate in (the ATLAS FastCaloGAN study's choice over one-hot energy classes); positions are standardised;
 multi-column codes (the window alignment, the impact offset in the hit cell) pass through as they are; class labels become one-hot
 vectors. The fitted scales travel with the model as a dict.
 """

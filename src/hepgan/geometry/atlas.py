@@ -32,7 +32,7 @@ CRYOSTAT_X0 = 1.5
 ACCORDION = Material.sampling("Pb", 1.53, "LAr", 4.2)
 TILE = Material.sampling("Fe", 14.0, "Scint", 3.0)
 LAYER_NAMES = {0: "presampler", 1: "strips", 2: "middle", 3: "back", 12: "tile0", 13: "tile1", 14: "tile2"}
-# The seed's 266-cell window: (eta cells, phi cells) per sampling.
+# The ATLAS FastCaloGAN study's 266-cell window: (eta cells, phi cells) per sampling.
 ATLAS266_WINDOW = {0: (7, 3), 1: (56, 3), 2: (7, 7), 3: (4, 7)}
 
 

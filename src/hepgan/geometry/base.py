@@ -153,9 +153,9 @@ class Geometry:
     def window_anchor(self, impact_a: np.ndarray, impact_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each layer's window is centred: the centre of the anchor layer's hit cell.
 
-        All windows are placed around the same point, as in the seed's data (windows around the
+        All windows are placed around the same point, as in the ATLAS FastCaloGAN study's data (windows around the
         hit middle-layer cell); layers whose cells do not nest in the anchor's then sit in one of
-        a few alignments, which the seed fed to its networks as a two-hot condition.
+        a few alignments, which the ATLAS FastCaloGAN study fed to its networks as a two-hot condition.
         """
         if self.anchor_layer is None:
             return impact_a, impact_b
@@ -177,7 +177,7 @@ class Geometry:
 
         For each grid axis, the layer whose pitch is the largest multiple of the anchor's decides
         the alignment class (e.g. atlas266: 2 back-layer positions in eta, 4 presampler/strip
-        positions in phi), one-hot encoded; the axes are concatenated (the seed's two-hot vector).
+        positions in phi), one-hot encoded; the axes are concatenated (the ATLAS FastCaloGAN study's two-hot vector).
         Empty (N, 0) for geometries without an anchor layer.
         """
         if self.anchor_layer is None:

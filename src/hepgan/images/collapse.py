@@ -2,7 +2,7 @@
 much of the real distribution the generated one covers.
 
 - ``class_histogram``: counts of LeNet-predicted classes among the generated images; a collapsed
-  generator (the seed's vanilla GAN drew only "1"s) piles up in few bins.
+  generator (the MNIST GAN coursework studies' vanilla GAN drew only "1"s) piles up in few bins.
 - ``effective_classes``: exp(entropy of that histogram), 10 for perfectly balanced digits, 1 for
   one digit; ``max_class_fraction``: the largest bin's share (0.1 when balanced).
 - ``prdc_recall`` / ``prdc_coverage`` (k-NN on LeNet features, Naeem et al. 2020): the share of

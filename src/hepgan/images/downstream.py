@@ -1,10 +1,11 @@
-"""Does generated data help a classifier? The seed's two downstream studies, with the metric LeNet.
+"""Does generated data help a classifier? The two downstream studies of the MNIST
+GAN coursework studies, with the metric LeNet.
 
 (a) :func:`mix_study`: train the LeNet on the real training images plus generated images amounting
     to 0/10/20/50/100 % of them (labels: those the images were conditioned on), test on the MNIST
-    test set. The seed saw +0.3 % test accuracy at ~30 % generated data.
+    test set. The coursework studies saw +0.3 % test accuracy at ~30 % generated data.
 (b) :func:`few_shot_study`: with only 550 real images (55 per class), train on them alone, versus
-    pre-train on generated images and fine-tune on the 550. The seed went from 88 % to 92 %.
+    pre-train on generated images and fine-tune on the 550. The coursework studies went from 88 % to 92 %.
 
 Training is the packaged LeNet's recipe made small: Adam with a one-cycle learning rate, random
 translations of up to 2 pixels, deterministic for a given seed (on one thread). Images are
@@ -166,7 +167,7 @@ def few_shot_study(generate, real_images, real_labels, test_images, test_labels,
 
 
 def format_downstream_table(results: list[DownstreamResult], seed_figures: dict[str, str] | None = None) -> str:
-    """Markdown: training set, sizes, test accuracy (and the seed's figure where given)."""
+    """Markdown: training set, sizes, test accuracy (and the coursework studies' figure where given)."""
     seed_figures = seed_figures or {}
     lines = ["| training set | real | generated | test accuracy | seed's figure | time [s] |", "|---|---|---|---|---|---|"]
     for r in results:

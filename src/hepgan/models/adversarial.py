@@ -1,4 +1,4 @@
-"""The cross-entropy GAN families of the seed: vanilla GAN, DCGAN, CGAN and CGAN-MBL.
+"""The cross-entropy GAN families of the MNIST GAN coursework studies: vanilla GAN, DCGAN, CGAN and CGAN-MBL.
 
 They share one loss (discriminator cross-entropy with optional one-sided label smoothing,
 non-saturating generator loss) and differ in their networks (layout presets) and conditioning.

@@ -10,7 +10,7 @@ A shower of energy-normalised cells x (E_cell / E_inc) is described hierarchical
 and every one of these features is standardised by a mean and a width that are *functions of
 the conditions* (a low-order polynomial in the encoded ln E, impact position, alignment code and
 impact offset, fitted by ridge least squares on the training data). In that space the textbook
-difficulty of the seed's WGAN-GP (a 1-10 % resolution at energies three decades apart)
+difficulty of the ATLAS FastCaloGAN study's WGAN-GP (a 1-10 % resolution at energies three decades apart)
 disappears: the response of every energy, including one left out of training, is near N(0, 1),
 and the network learns the deviations and correlations. The generator's head inverts the map:
 exp for the response, a softmax over the layers, and within each layer a softmax whose shares
@@ -18,7 +18,7 @@ below a few eps are exactly 0, so generated showers are non-negative, add up by 
 are as sparse as the data (in layers of a few big hits, whole-deposit sampling does that instead;
 see :class:`CellFluctuations`). The cell floor eps can follow the data's smallest deposit (``adaptive``),
 which falls by decades with the energy. The critics see the standardised features; a second
-critic sees only the response and layer features (the seed's summary critic); with
+critic sees only the response and layer features (the ATLAS FastCaloGAN study's summary critic); with
 ``shape_summaries`` both also see each layer's linear fraction, centroids, widths, hottest share
 and occupancy. docs/flagship.md has the ablation.
 """

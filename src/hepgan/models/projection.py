@@ -9,13 +9,13 @@ feature vector h (N, F). The family adds the heads
 
 so the label enters the critic as an inner product with the image's features rather than as extra
 input channels: the critic must check that the image *is* of class y, which is what drives the
-conditioned-label accuracy (the seed's CGANs, which concatenate labels, reached 0.78-0.83). With the
-auxiliary classifier the generator is also asked directly for images the critic's classifier
+conditioned-label accuracy (the MNIST GAN coursework studies' CGANs, which concatenate labels, reached
+0.78-0.83). With the auxiliary classifier the generator is also asked directly for images the critic's classifier
 assigns to y, and the critic learns that classifier on real images only (so it cannot be fooled
 into rewarding easy-to-classify fakes that do not look real).
 
 Losses on the critic's logits: hinge (default; D: relu(1 - D(real)) + relu(1 + D(fake)),
-G: -D(fake)) or the non-saturating cross-entropy of the seed's GANs (``projection.loss: bce``).
+G: -D(fake)) or the non-saturating cross-entropy of the MNIST GAN coursework studies' GANs (``projection.loss: bce``).
 With ``projection.spectral_norm`` every scoring weight of the critic is spectrally normalised
 (Miyato et al. 2018): on MNIST it halved the FID and raised recall (docs/images.md).
 """

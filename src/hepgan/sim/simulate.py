@@ -9,7 +9,7 @@ fluctuate as a Gamma variable with variance a^2 E (the sampling term), scale the
 constant-term factor, add electronic noise and clip negative energies.
 
 Showers are generated in fixed blocks of rows (1024, fewer for geometries with many cells), each
-with its own random stream derived from the seed, so the output depends on the seed only, never
+with its own random stream derived from the random seed, so the output depends on that seed only, never
 on ``chunk_size``. Chunks are capped at about ``MAX_CHUNK_VALUES`` cell values so that memory stays
 bounded whatever the geometry.
 """

@@ -1,9 +1,9 @@
 """Does a conditional generator draw the digit it was asked for? And does it draw all of them?
 
 Label accuracy is the fraction of generated images the LeNet classifies as the label they were
-conditioned on (the seed's best CGAN: 0.78-0.83). Per-class accuracy shows which digits fail, and
+conditioned on (the MNIST GAN coursework studies' best CGAN: 0.78-0.83). Per-class accuracy shows which digits fail, and
 the histogram of predicted classes is the mode-collapse diagnostic that works for unconditional
-generators too: a collapsed GAN (the seed's vanilla GAN drew only "1"s) piles up in one bin.
+generators too: a collapsed GAN (the MNIST GAN coursework studies' vanilla GAN drew only "1"s) piles up in one bin.
 """
 
 from __future__ import annotations

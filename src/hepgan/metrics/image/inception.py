@@ -5,7 +5,7 @@ p(y|x)) and the classes are spread evenly (high entropy of the marginal p(y)). F
 with one-hot outputs it is exp(H(class frequencies)): k for k equally frequent classes, 1 for a
 generator that collapsed onto one class; 10 is the ceiling on MNIST.
 
-Split dependence (as the seed documents: 7.93 / 7.86 / 7.04 at 1 / 10 / 200 splits): the images
+Split dependence (as the MNIST GAN coursework studies document: 7.93 / 7.86 / 7.04 at 1 / 10 / 200 splits): the images
 are cut into ``n_splits`` consecutive chunks; each chunk estimates its own p(y) and its own score,
 and the mean and std over chunks are reported. Smaller chunks estimate the marginal from fewer
 images, so its entropy is biased low and the score drops as ``n_splits`` grows, down to exactly

@@ -1,7 +1,7 @@
 """The LeNet-style MNIST classifier behind every image metric (IS, FID, PRD, PRDC, label accuracy).
 
-The seed measured its Inception Score with a small MNIST classifier, not Inception-v3: Inception
-features of 28x28 digits say little, and a LeNet is what the published MNIST figures use. The
+The MNIST GAN coursework studies measured their Inception Score with a small MNIST classifier, not
+Inception-v3: Inception features of 28x28 digits say little, and a LeNet is what the published MNIST figures use. The
 weights ship with the package (``weights/lenet_mnist.pt``, written by ``scripts/train_lenet.py``)
 so every run scores images with the same network.
 

@@ -1,6 +1,6 @@
 """Every physics metric for one generated shower set against a reference set, as one JSON dict.
 
-The stages are those of the 2022 CaloChallenge evaluation plus the seed's per-energy checks:
+The stages are those of the 2022 CaloChallenge evaluation plus the ATLAS FastCaloGAN study's per-energy checks:
 observables of both sets; per observable, overall and at every energy point, separation power,
 chi2/ndf, KS and W1 (:mod:`compare`); the response / resolution table (:mod:`resolution`);
 FPD and KPD on the standardised observables (:mod:`distances`); and, optionally, the classifier

@@ -7,7 +7,7 @@ processed in row chunks (bounded memory), never one by one.
 Conventions (NaN marks an observable that is undefined for a shower):
 
 - ``e_total`` (MeV), ``response`` = E_tot / E_inc, ``e_layer_<name>`` (MeV), ``f_<name>`` = layer
-  fraction of E_tot (``f_back`` is the seed's f3), ``depth`` = energy-weighted mean of the layer
+  fraction of E_tot (``f_back`` is the ATLAS FastCaloGAN study's f3), ``depth`` = energy-weighted mean of the layer
   centre depths in X0, ``sparsity_<name>`` = fraction of the layer's cells with energy above
   ``threshold_mev`` (default 0, i.e. the occupied fraction).
 - Grid layers (``units`` eta/phi or x_mm/y_mm): ``centroid_<u>_<name>`` and ``width_<u>_<name>``

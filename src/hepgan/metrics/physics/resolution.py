@@ -1,6 +1,6 @@
 """Energy response and resolution per incident-energy point, with statistical uncertainties.
 
-The seed's failure mode was a generator with the right mean energy and the wrong width, so both
+The ATLAS FastCaloGAN study's failure mode was a generator with the right mean energy and the wrong width, so both
 are measured at every energy point, two ways:
 
 - moments: mean of R = E_tot / E_inc and the relative width std / mean. Uncertainties are
