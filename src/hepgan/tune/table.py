@@ -1,7 +1,7 @@
 """Results tables from a study's storage: one row per trial (Markdown + CSV + a plot across
 trials), and, for a study of configs x seeds, mean +- spread of every metric per config.
 
-The spread is the sample standard deviation (n - 1 in the denominator) over the seeds that
+The spread is the sample standard deviation (n - 1 in the denominator) over the random seeds that
 completed; a config with one completed seed shows its value alone.
 """
 
