@@ -133,12 +133,12 @@ class ShowerWriter:
         shower_dtype=np.float32,
         energy_dtype=np.float64,
         compression: str | None = "gzip",
-        chunk_rows: int = 1024,
+        chunk_rows: int | None = None,
     ):
         self.path = Path(path)
         if int(n_cells) <= 0:
             raise DataError(self.path, f"n_cells must be positive, got {n_cells}")
-        if int(chunk_rows) <= 0:
+        if chunk_rows is not None and int(chunk_rows) <= 0:
             raise DataError(self.path, f"chunk_rows must be positive, got {chunk_rows}")
         if geometry is not None:
             from hepgan.geometry import get_geometry
@@ -156,7 +156,7 @@ class ShowerWriter:
         self.shower_dtype = np.dtype(shower_dtype)
         self.energy_dtype = np.dtype(energy_dtype)
         self.compression = compression
-        self.chunk_rows = int(chunk_rows)
+        self.chunk_rows = None if chunk_rows is None else int(chunk_rows)
         self._rows = 0
         self._file: h5py.File | None = None
         self._tmp: Path | None = None
@@ -177,7 +177,10 @@ class ShowerWriter:
             raise
 
     def _create(self, name: str, width: int, dtype: np.dtype) -> h5py.Dataset:
-        options = _dataset_options((0, width), self.chunk_rows, self.compression, None)
+        rows = self.chunk_rows
+        if rows is None:  # ~1 MiB per HDF5 chunk, so that reading a few rows decompresses little
+            rows = min(65536, max(1, (1 << 20) // (np.dtype(dtype).itemsize * max(1, width))))
+        options = _dataset_options((0, width), rows, self.compression, None)
         return self._file.create_dataset(name, shape=(0, width), maxshape=(None, width), dtype=dtype, **options)
 
     def __len__(self) -> int:
@@ -430,6 +433,22 @@ class ShowerFile:
             attrs=self.attrs,
             source=str(self.path),
         )
+
+    def read_conditions(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Every row's incident energy (N, 1) and named conditions (N, k), without the showers:
+        what deciding which rows to use needs, at a few bytes per shower."""
+        if self._file is None:
+            raise self._fail("file is closed")
+        arrays = {}
+        for name in ("incident_energies", *self._condition_names):
+            try:
+                value = self._file[name][:]
+            except (OSError, RuntimeError, KeyError, ValueError) as error:
+                raise self._fail(f"cannot read dataset {name!r} (truncated or corrupt?): {one_line(error)}") from None
+            check_finite_rows(value, f"dataset {name!r}", self.path, 0)
+            arrays[name] = value.reshape(len(value), -1)
+        energies = arrays.pop("incident_energies")
+        return energies, arrays
 
     def iter_chunks(self, chunk_size: int = 10000, *, check_finite: bool = True) -> Iterator[ShowerData]:
         """Consecutive blocks of ``chunk_size`` rows (the last may be shorter)."""

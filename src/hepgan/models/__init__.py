@@ -6,11 +6,13 @@ from hepgan.errors import ConfigError, unknown_name_error
 from hepgan.models.adversarial import CGAN, CGANMBL, DCGAN, VanillaGAN
 from hepgan.models.base import GANModel
 from hepgan.models.calo import CaloWGAN
+from hepgan.models.layered import LayeredWGAN
 from hepgan.models.projection import ProjectionCGAN
 from hepgan.models.wgan import WGANGP, ConditionalWGANGP
 
 _FAMILIES: dict[str, type[GANModel]] = {
-    cls.family: cls for cls in (VanillaGAN, DCGAN, CGAN, CGANMBL, WGANGP, ConditionalWGANGP, CaloWGAN, ProjectionCGAN)
+    cls.family: cls for cls in (VanillaGAN, DCGAN, CGAN, CGANMBL, WGANGP, ConditionalWGANGP, CaloWGAN, ProjectionCGAN,
+                                     LayeredWGAN)
 }
 
 
@@ -21,6 +23,7 @@ _FAMILY_OPTIONS: dict[str, tuple[type[GANModel], ...]] = {
     "mbl_features": (CGANMBL,),
     "projection": (ProjectionCGAN,),
     "calo": (CaloWGAN,),
+    "layered": (LayeredWGAN,),
 }
 
 

@@ -24,7 +24,7 @@ class VanillaGAN(GANModel):
             raise ConfigError("model.mismatch_weight: moving a label to a wrong class needs class labels "
                               "(conditional image data); these conditions are not classes")
 
-    def fit_data(self, x, cond):
+    def fit_data(self, x, cond, energies_mev=None):
         self.set_reference_data(x, cond)
 
     def critic_loss(self, real, cond, penalty=True):
@@ -103,7 +103,7 @@ class CGANMBL(CGAN):
         self.register_buffer("assigned", torch.full((k,), 1.0 / k))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
 
-    def fit_data(self, x: torch.Tensor, cond: torch.Tensor) -> None:
+    def fit_data(self, x: torch.Tensor, cond: torch.Tensor, energies_mev=None) -> None:
         super().fit_data(x, cond)
         flat = x.reshape(x.shape[0], -1).double()
         labels = cond.argmax(dim=1)

@@ -32,14 +32,20 @@ class GANModel(nn.Module):
         self.cond_dim = cond_dim
         self.geometry = geometry
         self.latent_dim = config.latent_dim
-        self.generator = self._build(config.generator, (config.latent_dim,), self.sample_shape, "generator")
-        self.critics = nn.ModuleDict({"critic": self._build(config.critic, self.sample_shape, (1,), "critic")})
+        self.generator, critics = self.build_networks()
+        self.critics = nn.ModuleDict(critics)
         if config.noise_injection > 0:
             self._add_noise_injection(config.noise_injection)
         self.uses_vbn = any(isinstance(m, VirtualBatchNorm) for m in self.modules())
         self.reference_size = 64
 
     # -- construction ---------------------------------------------------------------------
+    def build_networks(self) -> tuple[nn.Module, dict[str, nn.Module]]:
+        """The generator and the named critics: by default built from the config's layouts."""
+        config = self.config
+        generator = self._build(config.generator, (config.latent_dim,), self.sample_shape, "generator")
+        return generator, {"critic": self._build(config.critic, self.sample_shape, (1,), "critic")}
+
     def _build(self, layout: str, input_shape, expected_out, role: str):
         text = resolve_layout(layout)
         kinds = [spec.kind for spec in parse_layout(text).layers]
@@ -68,8 +74,9 @@ class GANModel(nn.Module):
         for layer in layers[:-1]:
             layer.register_forward_hook(hook)
 
-    def fit_data(self, x: torch.Tensor, cond: torch.Tensor) -> None:
-        """Learn anything the family needs from the training data before training (default: nothing)."""
+    def fit_data(self, x: torch.Tensor, cond: torch.Tensor, energies_mev=None) -> None:
+        """Learn anything the family needs from the training data before training (default: nothing);
+        ``energies_mev`` are the samples' incident energies, for families that work in MeV."""
 
     def set_reference_data(self, x: torch.Tensor, cond: torch.Tensor) -> None:
         """Fix the reference batch of virtual batch norm (Salimans et al. 2016): the first

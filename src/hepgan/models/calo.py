@@ -876,7 +876,7 @@ class CaloWGAN(WGANGP):
     def features(self) -> ShowerFeatures:
         return self.generator.features
 
-    def fit_data(self, x, cond):
+    def fit_data(self, x, cond, energies_mev=None):
         cond_np = cond.numpy() if cond is not None else None
         self.features.fit(x.numpy(), cond_np)
         if self.generator.fluctuations is not None:

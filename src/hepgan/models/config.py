@@ -138,6 +138,19 @@ class CaloConfig(_Strict):
         return {True: "all", False: "none"}.get(value, value) if isinstance(value, bool) else value
 
 
+class LayeredConfig(_Strict):
+    """Sizes of the ``layered_wgan`` family's networks (see hepgan.models.layered)."""
+
+    width: int = Field(256, ge=8, description="units of every hidden layer")
+    depth: int = Field(3, ge=1, le=8, description="hidden layers of each network")
+    shape_latent: int = Field(8, ge=1, description="noise per layer for the shape network (model.latent_dim is the "
+                                                   "noise shared by the whole shower)")
+    embedding: int = Field(16, ge=1, description="size of the learned vector that tells the shared networks "
+                                                 "which layer they are looking at")
+    layer_features: int = Field(16, ge=1, description="features the per-layer critic passes to the whole-shower critic "
+                                                      "for each layer")
+
+
 class ProjectionConfig(_Strict):
     """Options of the ``cgan_proj`` family (projection discriminator, optional auxiliary classifier)."""
 
@@ -159,6 +172,7 @@ class ModelConfig(_Strict):
                                                "costs about as much as the rest of an update")
     summary_critic: SummaryCriticConfig | None = None
     calo: CaloConfig = CaloConfig()
+    layered: LayeredConfig = LayeredConfig()
     projection: ProjectionConfig = ProjectionConfig()
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="one-sided: real label 1 - value")
     instance_noise: float = Field(0.0, ge=0.0, description="std of Gaussian noise added to critic inputs")

@@ -38,6 +38,9 @@ class ShowerDataConfig(_Strict):
                                           "(soft extrapolation); the rest are held-out reference showers")
     max_events: int | None = Field(None, ge=1)
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    memory_mb: int = Field(2048, ge=1, description="showers in a CaloChallenge HDF5 file that would take more "
+                                                   "memory than this are read from the file in blocks as training "
+                                                   "goes, not loaded whole")
     cache_dir: str = "data/cache"
 
     @model_validator(mode="after")

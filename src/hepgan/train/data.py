@@ -21,15 +21,20 @@ from hepgan.data.transforms import Pipeline, Transform, transform_from_dict
 from hepgan.errors import ConfigError
 from hepgan.geometry.base import DERIVED_CONDITIONS
 from hepgan.train.config import ImageDataConfig, ShowerDataConfig, TrainConfig
+from hepgan.train.rng import epoch_permutation
+from hepgan.train.streamed import StreamedRows
 
 CONDITION_SOURCES = {"energy": None, "impact_eta": "impact_eta", "impact_phi": "impact_phi"}
 
 
 @dataclass
 class Split:
-    """Model-space samples with their encoded conditions (and raw labels / energies for metrics)."""
+    """Model-space samples with their encoded conditions (and raw labels / energies for metrics).
 
-    x: torch.Tensor
+    ``x`` is a tensor, or :class:`StreamedRows` for showers read from their file as training goes.
+    """
+
+    x: torch.Tensor | StreamedRows
     cond: torch.Tensor
     labels: torch.Tensor | None = None
     energies_mev: np.ndarray | None = None
@@ -37,6 +42,23 @@ class Split:
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    @property
+    def streamed(self) -> bool:
+        return isinstance(self.x, StreamedRows)
+
+    def order(self, seed: int, epoch: int) -> torch.Tensor:
+        """The rows of one epoch in training order (a function of seed and epoch only)."""
+        return self.x.order(seed, epoch) if self.streamed else epoch_permutation(len(self), seed, epoch)
+
+    def fitting_rows(self, max_bytes: int = 512 << 20) -> tuple[torch.Tensor, torch.Tensor, np.ndarray | None]:
+        """Samples, conditions and incident energies (MeV; None for images) to fit data-dependent
+        parts of a model on: all of them in memory, rows spread over the file (at most
+        ``max_bytes`` of them) when streamed."""
+        if not self.streamed:
+            return self.x, self.cond, self.energies_mev
+        at = self.x.spread(max(1, max_bytes // (4 * self.x.n_cells)))
+        return self.x[at], self.cond[torch.from_numpy(at)], self.energies_mev[at]
 
 
 @dataclass
@@ -106,27 +128,52 @@ def load_shower_source(cfg: ShowerDataConfig) -> ShowerData:
         from hepgan.data.io import load_showers
 
         return load_showers(cfg.path, geometry=cfg.geometry)
-    from hepgan.api import simulate
     from hepgan.data.hdf5 import read_showers
+
+    return read_showers(shower_file(cfg))
+
+
+def shower_file(cfg: ShowerDataConfig) -> Path | None:
+    """The CaloChallenge HDF5 file holding the configured showers (simulated and cached first when
+    asked to), or None when they come from another format, which is read whole."""
+    if cfg.path is not None:
+        from hepgan.data.io import detect_format, is_calogan_file
+
+        path = Path(cfg.path)
+        return path if path.is_file() and detect_format(path) == "hdf5" and not is_calogan_file(path) else None
+    from hepgan.api import simulate
 
     cache = simulation_cache_path(cfg)
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         simulate(cfg.simulate, out=cache)
-    return read_showers(cache)
+    return cache
 
 
 def _prepare_showers(config: TrainConfig) -> PreparedData:
     cfg = config.data
-    data = load_shower_source(cfg)
-    if data.geometry is None and cfg.geometry is None:
+    path = shower_file(cfg)
+    if path is None:
+        data = load_shower_source(cfg)
+        labels = ShowerData(np.zeros((len(data), 0), np.float32), data.incident_energies, data.conditions)
+        geometry, n_cells = data.geometry, data.n_cells
+    else:
+        from hepgan.data.hdf5 import ShowerFile
+
+        with ShowerFile(path, geometry=cfg.geometry) as f:
+            energies, conditions = f.read_conditions()
+            geometry, n_cells = f.geometry, f.n_cells
+        labels = ShowerData(np.zeros((len(energies), 0), np.float32), energies, conditions, source=str(path))
+        data = None
+    if geometry is None and cfg.geometry is None:
         raise ConfigError(f"{cfg.path}: the file names no geometry; set data.geometry")
-    geometry = cfg.geometry or data.geometry
-    used, _ = partition_showers(data, cfg)
-    data = data.subset(used)
-    if len(data) < 2:
-        raise ConfigError(f"data: only {len(data)} showers left after exclusions; need at least 2")
-    physical = {"energy": data.incident_energies[:, 0].astype(np.float64)}
+    geometry = cfg.geometry or geometry
+    used, _ = partition_showers(labels, cfg)
+    rows = np.flatnonzero(used)
+    labels = labels.subset(rows)
+    if len(labels) < 2:
+        raise ConfigError(f"data: only {len(labels)} showers left after exclusions; need at least 2")
+    physical = {"energy": labels.incident_energies[:, 0].astype(np.float64)}
     for name in cfg.conditions:
         if name in DERIVED_CONDITIONS:
             from hepgan.geometry import get_geometry
@@ -135,30 +182,54 @@ def _prepare_showers(config: TrainConfig) -> PreparedData:
             if g.anchor_layer is None:
                 raise ConfigError(f"data.conditions: {name!r} needs windows around an anchor cell; "
                                   f"geometry {geometry!r} has none")
-            physical[name] = g.derived_condition(name, {k: v[:, 0] for k, v in data.conditions.items()}, len(data))
+            physical[name] = g.derived_condition(name, {k: v[:, 0] for k, v in labels.conditions.items()}, len(labels))
         elif name != "energy":
-            if name not in data.conditions:
-                raise ConfigError(f"data.conditions asks for {name!r} but the data has {sorted(data.conditions)}")
-            physical[name] = data.conditions[name][:, 0].astype(np.float64)
-    train_idx, val_idx = split_indices(len(data), cfg.validation_fraction, config.seed)
+            if name not in labels.conditions:
+                raise ConfigError(f"data.conditions asks for {name!r} but the data has {sorted(labels.conditions)}")
+            physical[name] = labels.conditions[name][:, 0].astype(np.float64)
+    train_idx, val_idx = split_indices(len(labels), cfg.validation_fraction, config.seed)
     encoder = ConditionEncoder(names=list(cfg.conditions)).fit({k: v[train_idx] for k, v in physical.items()})
     transform = Pipeline([transform_from_dict(dict(stage)) for stage in config.preprocessing])
-    showers = data.showers.astype(np.float64)
-    transform.fit(showers[train_idx], physical["energy"][train_idx, None])
-    x = transform.forward(showers, physical["energy"][:, None]).astype(np.float32)
     cond = encoder.encode(physical)
+    energy = physical["energy"][:, None]
+    # the in-memory route holds a float64 copy and the float32 model-space samples of every shower
+    streamed = path is not None and len(labels) * n_cells * 12 > cfg.memory_mb * 2**20
+    if streamed:
+        budget = cfg.memory_mb * 2**20 // 2  # half for the blocks being trained on, half for everything else
 
-    def split(idx) -> Split | None:
+        def rows_of(idx, fitted):
+            return StreamedRows(path, rows[idx], energy[idx, 0], transform if fitted else None, n_cells, budget)
+
+        fit = rows_of(train_idx, False)
+        at = fit.spread(max(1, budget // (8 * n_cells)))  # the transform is fitted on float64 rows
+        transform.fit(fit[at].numpy().astype(np.float64), energy[train_idx][at])
+        fit.close()
+        x_train = rows_of(train_idx, True)
+        val_idx = val_idx[: min(len(val_idx), config.eval.n_generated)]
+        x_val = rows_of(val_idx, True)[:] if len(val_idx) else None
+    else:
+        if data is None:
+            from hepgan.data.hdf5 import read_showers
+
+            data = read_showers(path, geometry=cfg.geometry)
+        showers = data.showers[rows].astype(np.float64)
+        transform.fit(showers[train_idx], energy[train_idx])
+        x = torch.from_numpy(transform.forward(showers, energy).astype(np.float32))
+        del showers
+        x_train, x_val = x[train_idx], x[val_idx]
+
+    def split(idx, x) -> Split | None:
         if len(idx) == 0:
             return None
         return Split(
-            torch.from_numpy(x[idx]),
+            x,
             torch.from_numpy(cond[idx]),
             energies_mev=physical["energy"][idx],
             physical={k: v[idx] for k, v in physical.items()},
         )
 
-    return PreparedData(split(train_idx), split(val_idx), (x.shape[1],), encoder, transform, geometry, "showers")
+    return PreparedData(split(train_idx, x_train), split(val_idx, x_val), (n_cells,), encoder, transform, geometry,
+                        "showers")
 
 
 def _prepare_images(config: TrainConfig) -> PreparedData:

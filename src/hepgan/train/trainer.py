@@ -36,7 +36,7 @@ from hepgan.train.data import PreparedData, prepare_data
 from hepgan.train.distributed import DataParallel
 from hepgan.train.divergence import LossSpikeDetector
 from hepgan.train.outcome import cut_short_note, minutes, write_outcome
-from hepgan.train.rng import capture_rng, epoch_permutation, restore_rng, seed_everything
+from hepgan.train.rng import capture_rng, restore_rng, seed_everything
 from hepgan.train.threads import ThreadChoice, choose_threads, use_threads
 
 ESTIMATE_WARMUP = 5  # steps before the speed is measured (first-call costs)
@@ -115,7 +115,7 @@ class Trainer:
         seed_everything(config.seed)
         self.data = data or prepare_data(config)
         self.model = build_model(config.model, self.data.sample_shape, self.data.cond_dim, self.data.geometry)
-        self.model.fit_data(self.data.train.x, self.data.train.cond)
+        self.model.fit_data(*self.data.train.fitting_rows())
         self.opt_g = self._optimizer(self.model.generator.parameters(), config.optim.lr_g)
         self.opt_d = self._optimizer(self.model.critics.parameters(), config.optim.lr_d)
         self.ema = copy.deepcopy(self.model.generator).requires_grad_(False) if config.schedule.ema_decay else None
@@ -128,7 +128,7 @@ class Trainer:
         self.nan_retries = 0
         self.best: dict | None = None
         self.last_metrics: dict = {}
-        self._order = epoch_permutation(len(self.data.train), config.seed, 0)
+        self._order = self.data.train.order(config.seed, 0)
         self._snapshot: dict | None = None
         nan = config.nan
         self._spikes = LossSpikeDetector(nan.spike_factor, nan.spike_window) if nan.spike_factor else None
@@ -141,7 +141,8 @@ class Trainer:
         self.local_batch = self.dist.local_batch(batch) if self.dist else batch
         self.is_main = self.dist is None or self.dist.is_main
         # the critics' view of every training sample, when it is fixed (computed once, not per batch)
-        self._real_views = self.model.fixed_real_views(self.data.train.x, self.data.train.cond)
+        train = self.data.train
+        self._real_views = None if train.streamed else self.model.fixed_real_views(train.x, train.cond)
         self.threads: ThreadChoice | None = self._choose_threads() if config.threads == "auto" else None
         self.estimate: Estimate | None = None
 
@@ -228,7 +229,7 @@ class Trainer:
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.lr_scale, self.nan_retries = state["lr_scale"], state["nan_retries"]
         self.best, self.last_metrics = state["best"], state["last_metrics"]
-        self._order = epoch_permutation(len(self.data.train), self.config.seed, self.epoch)
+        self._order = self.data.train.order(self.config.seed, self.epoch)
         restore_rng(state["rng"])
 
     def _truncate_log(self) -> None:
@@ -247,7 +248,7 @@ class Trainer:
         if self.position + b > len(self._order):
             self.epoch += 1
             self.position = 0
-            self._order = epoch_permutation(len(self.data.train), self.config.seed, self.epoch)
+            self._order = self.data.train.order(self.config.seed, self.epoch)
         idx = self._order[self.position : self.position + b]
         self.position += b
         if self.dist is not None:
@@ -563,7 +564,8 @@ class Trainer:
             generator.load_state_dict(state["ema"])
         else:
             generator.load_state_dict({k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)})
-        calibrate(generator, self.data.train.x, self.data.train.cond, seed=self.config.seed)
+        x, cond, _ = self.data.train.fitting_rows()
+        calibrate(generator, x, cond, seed=self.config.seed)
         fitted = generator.state_dict()
         if averaged:
             state["ema"] = fitted

@@ -1,0 +1,108 @@
+"""The layered family's generator and critic.
+
+Generator (one forward pass): an energy network turns the shower noise and the conditions into
+the deposited energy and its split over the layers; one shape network, shared by all layers and
+told which layer it draws by a learned embedding, turns the shower noise, the layer's own noise,
+the conditions and every layer's energy into that layer's cell shares (a softmax over its cells).
+Cells are energy x share; cells below the layer's threshold are emptied.
+
+Critic: one network, shared by all layers, scores each layer's cells (with its energy and
+embedding) and summarises it in a few features; a whole-shower network scores the energies and
+the features of all layers together, so correlations between layers are seen too. The critic's
+score is the sum of the mean layer score and the whole-shower score.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hepgan.models.layered.cells import LayerCells
+from hepgan.models.layered.scales import ShowerScales
+
+HEAD_SCALE = 0.1  # the generator starts near the data's mean shower
+NEG = -1.0e4  # logit of a padding slot (finite, so exported graphs stay free of inf arithmetic)
+
+
+def mlp(n_in: int, width: int, depth: int, n_out: int, activation: type[nn.Module]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [nn.Linear(n_in if i == 0 else width, width), activation()]
+    layers.append(nn.Linear(width if depth else n_in, n_out))
+    return nn.Sequential(*layers)
+
+
+class LayeredGenerator(nn.Module):
+    def __init__(self, cells: LayerCells, scales: ShowerScales, cond_dim: int, shower_latent: int, shape_latent: int,
+                 width: int, depth: int, embedding: int):
+        super().__init__()
+        self.cells, self.scales = cells, scales
+        n_layers = cells.n_layers
+        self.shower_latent, self.shape_latent = shower_latent, shape_latent
+        self.energy_net = mlp(shower_latent + cond_dim, width, depth, n_layers + 1, nn.SiLU)
+        self.embedding = nn.Parameter(torch.randn(n_layers, embedding))
+        n_in = shower_latent + shape_latent + cond_dim + embedding + (n_layers + 1) + 1
+        self.shape_net = mlp(n_in, width, depth, cells.width, nn.SiLU)
+        for net in (self.energy_net, self.shape_net):
+            net[-1].weight.data.mul_(HEAD_SCALE)
+            net[-1].bias.data.zero_()
+
+    @property
+    def latent_dim(self) -> int:
+        return self.shower_latent + self.cells.n_layers * self.shape_latent
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        n, n_layers, s = z.shape[0], self.cells.n_layers, self.scales
+        z_shower = z[:, : self.shower_latent]
+        z_layers = z[:, self.shower_latent :].reshape(n, n_layers, self.shape_latent)
+        energy = s.incident_energy(cond)
+        out = self.energy_net(torch.cat([z_shower, cond], dim=1))
+        total = torch.exp(s.energy_mean[-1] + s.energy_std[-1] * out[:, :1])  # E_dep / E
+        layer_energy = total * torch.softmax(s.layer_log_share + out[:, 1:], dim=1)  # (N, layers)
+        context = s.energy_features(layer_energy, energy)  # (N, layers + 1)
+        per_layer = torch.cat([
+            z_shower[:, None].expand(n, n_layers, self.shower_latent),
+            z_layers,
+            cond[:, None].expand(n, n_layers, cond.shape[1]),
+            self.embedding[None].expand(n, n_layers, self.embedding.shape[1]),
+            context[:, None].expand(n, n_layers, n_layers + 1),
+            context[:, :n_layers, None],
+        ], dim=2)
+        logits = s.cell_log_share + self.shape_net(per_layer)
+        shares = torch.softmax(logits.masked_fill(~self.cells.mask, NEG), dim=2)
+        rows = layer_energy[:, :, None] * shares
+        # cells below the layer's threshold are emptied; the gradient passes as if they were kept
+        kept = rows * (rows * energy[:, None, None] >= s.threshold[:, None])
+        rows = rows + (kept - rows).detach()
+        return self.cells.join(rows)
+
+
+class LayeredCritic(nn.Module):
+    def __init__(self, cells: LayerCells, cond_dim: int, width: int, depth: int, embedding: int, features: int):
+        super().__init__()
+        self.cells = cells
+        n_layers = cells.n_layers
+        self.features = features
+        self.embedding = nn.Parameter(torch.randn(n_layers, embedding))
+        self.layer_net = mlp(cells.width + embedding + cond_dim + 1, width, depth, features + 1,
+                             lambda: nn.LeakyReLU(0.2))
+        self.shower_net = mlp(cond_dim + n_layers + 1 + n_layers * features, width, depth, 1,
+                              lambda: nn.LeakyReLU(0.2))
+
+    def forward(self, view: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """``view``: (N, layers + 1 + layers x width), the energy features then the cell features."""
+        n, n_layers, width = view.shape[0], self.cells.n_layers, self.cells.width
+        energies = view[:, : n_layers + 1]
+        rows = view[:, n_layers + 1 :].reshape(n, n_layers, width)
+        per_layer = torch.cat([
+            rows,
+            self.embedding[None].expand(n, n_layers, self.embedding.shape[1]),
+            cond[:, None].expand(n, n_layers, cond.shape[1]),
+            energies[:, :n_layers, None],
+        ], dim=2)
+        out = self.layer_net(per_layer)
+        shower = self.shower_net(torch.cat([cond, energies, out[:, :, 1:].reshape(n, -1)], dim=1))
+        return out[:, :, :1].mean(dim=1) + shower
+
+
+__all__ = ["LayeredCritic", "LayeredGenerator", "mlp"]

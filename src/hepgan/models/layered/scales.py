@@ -1,0 +1,92 @@
+"""What the layered family learns from the data before training, and the views built on it.
+
+Everything is measured in the detector's own terms, so it carries over to any geometry and to real
+Geant4 showers: a cell energy is counted in units of the layer's smallest typical deposit
+(``threshold``, the 1 % quantile of the layer's non-empty cells), on a log scale,
+``ln(1 + E_cell / threshold)``. Empty cells map to 0, and a 1 GeV and a 1 TeV shower both span a
+few units. Generated cells below the threshold are emptied, as no such deposit is seen in the data.
+
+The incident energy is read back from the condition vector by an affine map fitted on the
+training rows (the condition encoder stores standardised ln E), so the family needs no knowledge
+of the encoder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from hepgan.errors import ConfigError
+
+THRESHOLD_QUANTILE = 0.01
+MIN_STD = 0.05
+
+
+class ShowerScales(nn.Module):
+    """Fitted constants shared by the generator and the critic's view (buffers: saved with the model)."""
+
+    def __init__(self, n_layers: int, width: int, cond_dim: int):
+        super().__init__()
+        self.register_buffer("log_energy_map", torch.zeros(cond_dim + 1))  # ln E = cond . w + b
+        self.register_buffer("threshold", torch.ones(n_layers))  # MeV
+        self.register_buffer("energy_mean", torch.zeros(n_layers + 1))  # layer energies and ln(E_dep / E)
+        self.register_buffer("energy_std", torch.ones(n_layers + 1))
+        self.register_buffer("cell_mean", torch.zeros(n_layers, width))
+        self.register_buffer("cell_std", torch.ones(n_layers, width))
+        self.register_buffer("layer_log_share", torch.zeros(n_layers))  # ln of the mean share of each layer
+        self.register_buffer("cell_log_share", torch.zeros(n_layers, width))  # ln of the mean share of each cell
+
+    def incident_energy(self, cond: torch.Tensor) -> torch.Tensor:
+        """(N,) incident energy in MeV from the condition vector."""
+        return torch.exp(cond @ self.log_energy_map[:-1] + self.log_energy_map[-1])
+
+    def energy_features(self, layer_energy: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
+        """(N, layers + 1) standardised ln(1 + E_layer / threshold) and ln(E_dep / E) from layer
+        energies given as fractions of the incident energy (N, layers)."""
+        counted = torch.log1p(layer_energy * energy[:, None] / self.threshold)
+        total = torch.log(layer_energy.sum(dim=1, keepdim=True).clamp_min(1e-12))
+        return (torch.cat([counted, total], dim=1) - self.energy_mean) / self.energy_std
+
+    def cell_features(self, rows: torch.Tensor, energy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(N, layers, width) standardised ln(1 + E_cell / threshold), zero on the padding."""
+        counted = torch.log1p(rows * energy[:, None, None] / self.threshold[:, None])
+        return (counted - self.cell_mean) / self.cell_std * mask
+
+    @torch.no_grad()
+    def fit(self, rows: np.ndarray, cond: np.ndarray, energies_mev: np.ndarray, mask: np.ndarray) -> None:
+        """Fit every constant from training rows (N, layers, width) of cell energies as fractions
+        of the incident energy, their condition vectors and incident energies (MeV)."""
+        energies = np.asarray(energies_mev, np.float64).reshape(-1)
+        if cond.shape[1] == 0:
+            raise ConfigError("model family 'layered_wgan' needs the incident energy as a condition (data.conditions)")
+        design = np.concatenate([cond.astype(np.float64), np.ones((len(cond), 1))], axis=1)
+        weights, *_ = np.linalg.lstsq(design, np.log(energies), rcond=None)
+        if np.abs(design @ weights - np.log(energies)).max() > 1e-3:
+            raise ConfigError("model family 'layered_wgan' needs the incident energy as a condition (data.conditions)")
+        self.log_energy_map.copy_(torch.from_numpy(weights))
+        cells = rows * energies[:, None, None]  # MeV
+        thresholds = []
+        for layer in range(rows.shape[1]):
+            hit = cells[:, layer][cells[:, layer] > 0]
+            thresholds.append(float(np.quantile(hit, THRESHOLD_QUANTILE)) if hit.size else 1.0)
+        self.threshold.copy_(torch.tensor(thresholds))
+        layer_energy = rows.sum(axis=2)
+        total = layer_energy.sum(axis=1)
+        if (total <= 0).any():
+            raise ConfigError(f"{int((total <= 0).sum())} training showers hold no energy; remove them from the data")
+        t = torch.from_numpy
+        features = torch.cat([torch.log1p(t(layer_energy) * t(energies)[:, None] / self.threshold.double()),
+                              torch.log(t(total))[:, None]], dim=1)
+        self.energy_mean.copy_(features.mean(0))
+        self.energy_std.copy_(features.std(0).clamp_min(MIN_STD))
+        counted = np.log1p(cells / self.threshold.double().numpy()[None, :, None])
+        self.cell_mean.copy_(t(counted.mean(0) * mask))
+        self.cell_std.copy_(t(np.maximum(counted.std(0), MIN_STD)))
+        share = layer_energy / total[:, None]
+        self.layer_log_share.copy_(t(np.log(share.mean(0) + 1e-6)))
+        within = rows / np.maximum(layer_energy, 1e-30)[:, :, None]
+        self.cell_log_share.copy_(t(np.where(mask, np.log(within.mean(0) + 1e-6), 0.0)))
+
+
+__all__ = ["ShowerScales"]
