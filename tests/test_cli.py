@@ -1,5 +1,6 @@
 """The hepgan command: real runs in a subprocess, checking files, summaries and error lines."""
 
+import json
 import subprocess
 import sys
 
@@ -68,6 +69,38 @@ def test_bad_simulate_input_gives_one_clear_line(tmp_path, args, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_simulate_a_challenge_spectrum_and_info_shows_its_15_energies(tmp_path, capsys):
+    out = tmp_path / "ds1.h5"
+    assert main(["simulate", "--spectrum", "calochallenge-1", "--geometry", "calochallenge-1-photons", "--events",
+                 "1500", "--out", str(out), "--no-progress", "--workers", "1"]) == 0
+    assert "wrote 1500 photon showers on calochallenge-1-photons" in capsys.readouterr().out
+    assert main(["info", str(out), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["energy_gev"] for row in rows] == [2.0**k / 1000.0 for k in range(8, 23)]
+    assert [row["n"] for row in rows] == [124] * 11 + [62, 37, 25, 12]
+    assert read_showers(out).attrs["sim_config"]["spectrum"] == "calochallenge-1"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--spectrum", "calochallenge-1", "--energies", "1,2"],
+         "--spectrum replaces --energies: give one or the other (--events sets the spectrum's number of showers)"),
+        (["--spectrum", "calochallenge-2", "--energy-range", "1,10", "--events", "5"],
+         "--spectrum replaces --energy-range"),
+        (["--spectrum", "calochallenge-1", "--events-per-energy", "5"], "--spectrum replaces --events-per-energy"),
+        (["--energies", "1,2", "--energy-range", "1,10"], "give --energies or --energy-range, not both"),
+        (["--spectrum", "ds1"],
+         "unknown spectrum 'ds1'; valid names: calochallenge-1, calochallenge-2, calochallenge-3"),
+    ],
+)
+def test_a_spectrum_with_other_energy_options_is_one_clear_line(tmp_path, capsys, args, message):
+    assert main(["simulate", *args, "--out", str(tmp_path / "x.h5"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hepgan simulate: error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "x.h5").exists()
 
 

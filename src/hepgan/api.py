@@ -13,14 +13,14 @@ from hepgan.data.showers import ShowerData
 from hepgan.data.summary import ShowerSummary
 from hepgan.errors import ConfigError
 from hepgan.geometry import get_geometry, list_geometries
-from hepgan.sim.config import SimConfig
+from hepgan.sim.config import SimConfig, replace_energy_fields
 from hepgan.sim.simulate import iter_simulation
 
 
 def load_sim_config(path: str | Path | None = None, **overrides) -> SimConfig:
     """A SimConfig from an optional YAML file, with keyword overrides on top; errors name the field."""
     values: dict = read_yaml_mapping(path, "simulator config") if path is not None else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values = replace_energy_fields(values, {k: v for k, v in overrides.items() if v is not None})
     try:
         return SimConfig(**values)
     except ValidationError as exc:
@@ -45,7 +45,7 @@ def simulate(
     """
     config = config or SimConfig()
     if overrides:
-        config = load_sim_config(None, **{**config.model_dump(), **overrides})
+        config = load_sim_config(None, **replace_energy_fields(config.model_dump(), overrides))
     if out is None:
         return ShowerData.concat(list(iter_simulation(config, workers=workers)))
     from hepgan.data.hdf5 import ShowerWriter
@@ -209,10 +209,14 @@ def export(run_dir: str | Path, *, format: str = "onnx", out: str | Path, opset:
     return export_onnx(gen, out, opset=OPSET if opset is None else opset, source=str(run_dir))
 
 
-def generate(model: str | Path, *, energies_gev, events: int, out: str | Path, eta: float | None = None,
+def generate(model: str | Path, *, out: str | Path, energies_gev=None, events: int | None = None,
+             like: str | Path | None = None, spectrum: str | None = None, eta: float | None = None,
              backend: str | None = None, seed: int = 0, chunk_size: int = 10_000, strict: bool = False,
              warn=None):
-    """Stream ``events`` generated showers per energy (GeV) into an HDF5 file in the data's layout.
+    """Stream generated showers into an HDF5 file in the data's layout, for exactly one of:
+    ``events`` showers per energy in ``energies_gev`` (GeV); one shower per row of the reference
+    file ``like``, at its energies and impact points; or the named ``spectrum`` (see
+    :mod:`hepgan.sim.spectra`), ``events`` showers in all when given.
 
     ``model`` is a run directory, an exported .onnx file or an lwtnn .json file; ``backend`` is
     torch, onnx or numpy (default: torch for runs, the file's own otherwise). Conditions outside
@@ -221,5 +225,5 @@ def generate(model: str | Path, *, energies_gev, events: int, out: str | Path, e
     """
     from hepgan.export.generate import generate_file
 
-    return generate_file(model, out, energies_gev=energies_gev, events=events, eta=eta, backend=backend, seed=seed,
-                         chunk_size=chunk_size, strict=strict, warn=warn)
+    return generate_file(model, out, energies_gev=energies_gev, events=events, like=like, spectrum=spectrum, eta=eta,
+                         backend=backend, seed=seed, chunk_size=chunk_size, strict=strict, warn=warn)

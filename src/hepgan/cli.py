@@ -12,6 +12,7 @@ import sys
 from hepgan import api
 from hepgan.errors import ConfigError, HepganError
 from hepgan.sim.config import SEED_ENERGIES_GEV
+from hepgan.sim.spectra import SPECTRA
 
 
 def _floats(text: str) -> list[float]:
@@ -48,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--energies", type=_floats, help=f"energy points in GeV (default {','.join(f'{e:g}' for e in SEED_ENERGIES_GEV)})")
     sim.add_argument("--events-per-energy", type=int)
     sim.add_argument("--energy-range", type=_range, help="LOW,HIGH in GeV, log-uniform (needs --events)")
-    sim.add_argument("--events", type=int, help="number of showers for --energy-range")
+    sim.add_argument("--spectrum", help=f"a built-in energy spectrum instead of --energies/--energy-range: "
+                                        f"{', '.join(SPECTRA)} (the CaloChallenge 2022 datasets' energies)")
+    sim.add_argument("--events", type=int, help="number of showers for --energy-range; for --spectrum the total "
+                                                "(default: the challenge's own, counts per energy in proportion)")
     sim.add_argument("--seed", type=int)
     sim.add_argument("--sampling-term", type=float, help="stochastic term a of sigma/E = a/sqrt(E/GeV)")
     sim.add_argument("--constant-term", type=float)
@@ -119,9 +123,13 @@ def _parser() -> argparse.ArgumentParser:
 
     gen = verbs.add_parser("generate", help="generate showers from a run or an exported model into an HDF5 file")
     gen.add_argument("model", help="run directory, exported .onnx file or lwtnn .json file")
-    gen.add_argument("--energies", type=_floats, required=True, help="energy points in GeV, e.g. 1,65,262")
+    gen.add_argument("--energies", type=_floats, help="energy points in GeV, e.g. 1,65,262 (with --events)")
+    gen.add_argument("--like", metavar="REF.h5", help="one shower per row of this shower file, at its incident "
+                                                     "energies (and impact points) in its order")
+    gen.add_argument("--spectrum", help=f"a built-in energy spectrum: {', '.join(SPECTRA)}")
     gen.add_argument("--eta", type=float, help="impact eta of every shower (default: drawn like the simulator)")
-    gen.add_argument("--events", type=int, required=True, help="showers per energy point")
+    gen.add_argument("--events", type=int, help="showers per energy point with --energies; the total with --spectrum "
+                                                "(default: the challenge's own number)")
     gen.add_argument("--out", default="showers.h5", help="output HDF5 file (default showers.h5)")
     gen.add_argument("--backend", choices=["torch", "onnx", "numpy"],
                      help="default: torch for a run directory, onnx for .onnx, numpy for lwtnn .json")
@@ -183,6 +191,14 @@ def main(argv: list[str] | None = None) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    if args.spectrum is not None:
+        clashing = [flag for flag, value in (("--energies", args.energies), ("--energy-range", args.energy_range),
+                                             ("--events-per-energy", args.events_per_energy)) if value is not None]
+        if clashing:
+            raise ConfigError(f"--spectrum replaces {' and '.join(clashing)}: give one or the other "
+                              f"(--events sets the spectrum's number of showers)")
+    elif args.energies is not None and args.energy_range is not None:
+        raise ConfigError("give --energies or --energy-range, not both")
     config = api.load_sim_config(
         args.config,
         geometry=args.geometry,
@@ -190,6 +206,7 @@ def _simulate(args: argparse.Namespace) -> int:
         energies_gev=args.energies,
         events_per_energy=args.events_per_energy,
         energy_range_gev=args.energy_range,
+        spectrum=args.spectrum,
         n_events=args.events,
         seed=args.seed,
         sampling_term=args.sampling_term,
@@ -305,11 +322,26 @@ def _generate(args: argparse.Namespace) -> int:
     def warn(message: str) -> None:
         print(f"hepgan generate: warning: {message}", file=sys.stderr)
 
-    result = api.generate(args.model, energies_gev=args.energies, events=args.events, out=args.out, eta=args.eta,
-                          backend=args.backend, seed=args.seed, chunk_size=args.chunk_size, strict=args.strict,
-                          warn=warn)
-    print(f"wrote {result.n} showers ({len(result.energies_gev)} energies x {args.events}) with the {result.backend} "
-          f"backend to {result.path} in {result.seconds:.1f} s ({result.n / max(result.seconds, 1e-9):.0f} showers/s)")
+    given = [flag for flag, value in (("--energies", args.energies), ("--like", args.like),
+                                      ("--spectrum", args.spectrum)) if value is not None]
+    if len(given) != 1:
+        raise ConfigError("give exactly one of --energies (with --events), --like REF.h5 or --spectrum NAME; "
+                          + (f"got {' and '.join(given)}" if given else "got none"))
+    if args.energies is not None and args.events is None:
+        raise ConfigError("--energies needs --events (showers per energy point)")
+    if args.like is not None and args.events is not None:
+        raise ConfigError("--like generates one shower per row of the reference file; drop --events")
+    result = api.generate(args.model, energies_gev=args.energies, events=args.events, like=args.like,
+                          spectrum=args.spectrum, out=args.out, eta=args.eta, backend=args.backend, seed=args.seed,
+                          chunk_size=args.chunk_size, strict=args.strict, warn=warn)
+    if args.energies is not None:
+        what = f"{len(result.energies_gev)} energies x {args.events}"
+    elif args.like is not None:
+        what = f"one per row of {args.like}"
+    else:
+        what = f"spectrum {args.spectrum}"
+    print(f"wrote {result.n} showers ({what}) with the {result.backend} backend to {result.path} in "
+          f"{result.seconds:.1f} s ({result.n / max(result.seconds, 1e-9):.0f} showers/s)")
     return 0
 
 

@@ -41,13 +41,18 @@ class ConditionSampler:
     def impact_names(self) -> list[str]:
         return list(self.ranges)
 
-    def sample(self, energies_mev: np.ndarray) -> dict[str, np.ndarray]:
-        """{energy (N,), impact coordinates (N,), alignment (N, k) where the geometry has one}."""
+    def sample(self, energies_mev: np.ndarray, given: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """{energy (N,), impact coordinates (N,), alignment (N, k) where the geometry has one}.
+
+        Impact coordinates in ``given`` (e.g. a reference file's) are taken as they are, the
+        others drawn; a given coordinate draws nothing, so the rest do not depend on it."""
         energies = np.asarray(energies_mev, float).reshape(-1)
         n = energies.shape[0]
         conditions = {"energy": energies}
         for name, (lo, hi) in self.ranges.items():
-            if name == "impact_eta" and self.eta is not None:
+            if given is not None and name in given:
+                conditions[name] = np.asarray(given[name], float).reshape(n)
+            elif name == "impact_eta" and self.eta is not None:
                 conditions[name] = np.full(n, float(self.eta))
             else:
                 conditions[name] = self.rngs[name].uniform(lo, hi, size=n)

@@ -115,10 +115,11 @@ def trained_range(config, geometry: str | None) -> dict[str, list[float]]:
     exclude = [e * 1000.0 for e in getattr(data, "exclude_energies_gev", [])]
     sim = getattr(data, "simulate", None)
     if sim is not None:
-        if sim.energy_range_gev is not None:
-            energies = np.asarray(sim.energy_range_gev, float) * 1000.0
+        spectrum = sim.energy_spectrum()
+        if not spectrum.discrete:
+            energies = np.asarray(spectrum.bounds_gev, float) * 1000.0
         else:
-            energies = np.asarray(sim.energies_gev, float) * 1000.0
+            energies = np.asarray(spectrum.points_gev, float) * 1000.0
             energies = energies[[not any(math.isclose(e, x, rel_tol=1e-6) for x in exclude) for e in energies]]
         out = {"energy": [float(energies.min()), float(energies.max())]} if energies.size else {}
         from hepgan.geometry import get_geometry

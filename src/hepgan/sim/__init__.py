@@ -1,6 +1,7 @@
 """The reference shower simulator (GFLASH-style electromagnetic showers), standing in for Geant4."""
 
 from hepgan.sim.config import SEED_ENERGIES_GEV, SimConfig
+from hepgan.sim.spectra import SPECTRA, Spectrum, get_spectrum
 from hepgan.sim.simulate import (
     ShowerTruth,
     event_conditions,
@@ -10,6 +11,6 @@ from hepgan.sim.simulate import (
 )
 
 __all__ = [
-    "SEED_ENERGIES_GEV", "ShowerTruth", "SimConfig", "event_conditions", "iter_simulation", "simulate",
-    "simulate_with_truth",
+    "SEED_ENERGIES_GEV", "SPECTRA", "ShowerTruth", "SimConfig", "Spectrum", "event_conditions", "get_spectrum",
+    "iter_simulation", "simulate", "simulate_with_truth",
 ]

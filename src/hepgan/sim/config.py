@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+
+from hepgan.sim.spectra import SPECTRA, Spectrum, get_spectrum
 
 SEED_ENERGIES_GEV = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 65.0, 131.0, 262.0)
 SUPPORTED_PARTICLES = ("photon", "electron", "positron")
+ENERGY_LIMITS_GEV = (0.05, 10_000.0)
+# the ways to say which energies to simulate; one given in an override replaces the others
+ENERGY_FIELDS = ("spectrum", "energies_gev", "energy_range_gev")
 
 
 class _Strict(BaseModel):
@@ -98,6 +103,8 @@ class SimConfig(_Strict):
     events_per_energy: int = Field(10_000, ge=1)
     energy_range_gev: tuple[float, float] | None = None
     n_events: int | None = Field(None, ge=1)
+    spectrum: str | None = Field(None, description="a built-in spectrum (hepgan.sim.spectra.SPECTRA) instead of the "
+                                                   "energy fields; n_events scales its total")
     seed: int = Field(1, ge=0)
     sampling_term: float = Field(0.10, ge=0.0, lt=1.0, description="stochastic term a in sigma/E = a/sqrt(E/GeV)")
     constant_term: float = Field(0.007, ge=0.0, lt=0.5, description="constant term b, added in quadrature")
@@ -110,13 +117,35 @@ class SimConfig(_Strict):
     radial: RadialParameters = RadialParameters()
     spots: SpotParameters = SpotParameters()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _spectrum_replaces_energies(cls, data):
+        """A spectrum stands for the energy fields, so they must not be given with it (a dump of
+        a spectrum config, whose events_per_energy keeps its default, reads back)."""
+        if not isinstance(data, dict) or data.get("spectrum") is None:
+            return data
+        clashing = [k for k in ("energies_gev", "energy_range_gev") if data.get(k) is not None]
+        if data.get("events_per_energy") not in (None, cls.model_fields["events_per_energy"].default):
+            clashing.append("events_per_energy")
+        if clashing:
+            raise ValueError(f"spectrum {data['spectrum']!r} replaces {' and '.join(clashing)}: give one or the "
+                             f"other (n_events sets the spectrum's number of showers)")
+        return {**data, "energies_gev": None}
+
+    @field_validator("spectrum")
+    @classmethod
+    def _known_spectrum(cls, value):
+        if value is not None and value not in SPECTRA:
+            raise ValueError(f"unknown spectrum {value!r}; valid names: {', '.join(SPECTRA)}")
+        return value
+
     @field_validator("energies_gev")
     @classmethod
     def _energies_positive(cls, value):
         if value is not None:
             if not value:
                 raise ValueError("energies_gev is empty")
-            bad = [e for e in value if not (0.05 <= e <= 10_000)]
+            bad = [e for e in value if not (ENERGY_LIMITS_GEV[0] <= e <= ENERGY_LIMITS_GEV[1])]
             if bad:
                 raise ValueError(f"energies must lie in 0.05-10000 GeV, got {bad}")
         return value
@@ -131,14 +160,18 @@ class SimConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_energy_spec(self):
-        if self.energy_range_gev is not None:
+        if self.spectrum is not None:
+            lo, hi = self.energy_spectrum().bounds_gev
+            if not (ENERGY_LIMITS_GEV[0] <= lo and hi <= ENERGY_LIMITS_GEV[1]):  # pragma: no cover - built-ins fit
+                raise ValueError(f"spectrum {self.spectrum!r} spans {lo:g}-{hi:g} GeV, outside 0.05-10000 GeV")
+        elif self.energy_range_gev is not None:
             lo, hi = self.energy_range_gev
             if not (0.05 <= lo < hi <= 10_000):
                 raise ValueError(f"energy_range_gev must satisfy 0.05 <= low < high <= 10000, got {self.energy_range_gev}")
             if self.n_events is None:
                 raise ValueError("energy_range_gev needs n_events")
         elif self.energies_gev is None:
-            raise ValueError("give energies_gev (with events_per_energy) or energy_range_gev (with n_events)")
+            raise ValueError("give energies_gev (with events_per_energy), energy_range_gev (with n_events) or spectrum")
         from hepgan.geometry import get_geometry
 
         geometry = get_geometry(self.geometry)
@@ -148,8 +181,34 @@ class SimConfig(_Strict):
             )
         return self
 
+    @model_serializer(mode="wrap")
+    def _without_unused_spectrum(self, handler):
+        """No ``spectrum: null`` in dumps, so that settings from before the field hash (and cache) as they did."""
+        data = handler(self)
+        if self.spectrum is None and isinstance(data, dict):
+            data.pop("spectrum", None)
+        return data
+
+    def energy_spectrum(self) -> Spectrum:
+        """The energies to simulate, whichever way they were given."""
+        if self.spectrum is not None:
+            return get_spectrum(self.spectrum, self.n_events)
+        if self.energy_range_gev is not None:
+            return Spectrum(range_gev=tuple(self.energy_range_gev), n_events=int(self.n_events))
+        return Spectrum(points_gev=tuple(self.energies_gev), counts=(self.events_per_energy,) * len(self.energies_gev))
+
     @property
     def total_events(self) -> int:
-        if self.energy_range_gev is not None:
-            return int(self.n_events)
-        return len(self.energies_gev) * self.events_per_energy
+        return self.energy_spectrum().total
+
+
+def replace_energy_fields(values: dict, overrides: dict) -> dict:
+    """``values`` updated by ``overrides``, where an energy field given in ``overrides`` (spectrum,
+    energies_gev or energy_range_gev) drops the others from ``values``: options override a file.
+    A spectrum also drops ``events_per_energy``, which means nothing beside it."""
+    replaced = set(ENERGY_FIELDS) if any(overrides.get(k) is not None for k in ENERGY_FIELDS) else set()
+    if overrides.get("spectrum") is not None:
+        replaced.add("events_per_energy")
+    merged = {k: v for k, v in values.items() if k not in replaced}
+    merged.update(overrides)
+    return merged

@@ -25,7 +25,7 @@ from scipy.special import gammainc
 
 from hepgan.data.showers import ShowerData
 from hepgan.geometry import Geometry, GridLayer, PolarLayer, get_geometry
-from hepgan.sim.config import SimConfig
+from hepgan.sim.config import SimConfig, replace_energy_fields
 from hepgan.sim.profiles import (
     annulus_fractions,
     radial_parameters,
@@ -64,12 +64,7 @@ def event_conditions(config: SimConfig) -> tuple[np.ndarray, dict[str, np.ndarra
     """Incident energies (MeV) and impact conditions of every event, in file order."""
     geometry = get_geometry(config.geometry)
     rng = np.random.default_rng([config.seed, 0])
-    if config.energy_range_gev is not None:
-        lo, hi = np.log(config.energy_range_gev)
-        energies = np.exp(rng.uniform(lo, hi, size=config.total_events)) * 1000.0
-    else:
-        energies = np.repeat(np.asarray(config.energies_gev, float) * 1000.0, config.events_per_energy)
-        energies = energies[rng.permutation(energies.shape[0])]
+    energies = config.energy_spectrum().draw_mev(rng)
     return energies, geometry.sample_impact(rng, energies.shape[0])
 
 
@@ -231,5 +226,5 @@ def simulate_with_truth(config: SimConfig | None = None, **overrides) -> tuple[S
 def _resolve(config: SimConfig | None, overrides: dict) -> SimConfig:
     config = config or SimConfig()
     if overrides:
-        config = SimConfig(**{**config.model_dump(), **overrides})
+        config = SimConfig(**replace_energy_fields(config.model_dump(), overrides))
     return config
