@@ -41,7 +41,8 @@ def test_config_trains_two_steps(tmp_path, path, mnist_dir, shower_file):
     if config.data.kind == "images":
         overrides["data.mnist_dir"] = str(mnist_dir)
     elif config.data.simulate is not None and config.data.simulate.geometry != "atlas266":
-        size = {"data.simulate.n_events": 64} if config.data.simulate.energy_range_gev else \
+        sim = config.data.simulate
+        size = {"data.simulate.n_events": 64} if sim.energy_range_gev or sim.spectrum else \
             {"data.simulate.events_per_energy": 16}
         overrides.update({**size, "data.cache_dir": str(tmp_path / "cache"), "schedule.batch_size": 16})
     else:

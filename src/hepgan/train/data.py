@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,7 +147,7 @@ def shower_file(cfg: ShowerDataConfig) -> Path | None:
     cache = simulation_cache_path(cfg)
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
-        simulate(cfg.simulate, out=cache)
+        simulate(cfg.simulate, out=cache, workers=min(2, os.cpu_count() or 1))
     return cache
 
 

@@ -33,7 +33,7 @@ class ShowerScales(nn.Module):
         self.register_buffer("energy_mean", torch.zeros(n_layers + 1))  # layer energies and ln(E_dep / E)
         self.register_buffer("energy_std", torch.ones(n_layers + 1))
         self.register_buffer("cell_mean", torch.zeros(n_layers, width))
-        self.register_buffer("cell_std", torch.ones(n_layers, width))
+        self.register_buffer("cell_std", torch.ones(n_layers, 1))  # one width per layer
         self.register_buffer("layer_log_share", torch.zeros(n_layers))  # ln of the mean share of each layer
         self.register_buffer("cell_log_share", torch.zeros(n_layers, width))  # ln of the mean share of each cell
 
@@ -49,7 +49,7 @@ class ShowerScales(nn.Module):
         return (torch.cat([counted, total], dim=1) - self.energy_mean) / self.energy_std
 
     def cell_features(self, rows: torch.Tensor, energy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(N, layers, width) standardised ln(1 + E_cell / threshold), zero on the padding."""
+        """(N, layers, width) ln(1 + E_cell / threshold) centred per cell and scaled per layer, zero on the padding."""
         counted = torch.log1p(rows * energy[:, None, None] / self.threshold[:, None])
         return (counted - self.cell_mean) / self.cell_std * mask
 
@@ -81,8 +81,12 @@ class ShowerScales(nn.Module):
         self.energy_mean.copy_(features.mean(0))
         self.energy_std.copy_(features.std(0).clamp_min(MIN_STD))
         counted = np.log1p(cells / self.threshold.double().numpy()[None, :, None])
-        self.cell_mean.copy_(t(counted.mean(0) * mask))
-        self.cell_std.copy_(t(np.maximum(counted.std(0), MIN_STD)))
+        mean = counted.mean(0) * mask
+        self.cell_mean.copy_(t(mean))
+        # one width per layer: a cell the data rarely hit would otherwise turn each generated hit
+        # into tens of standard deviations, and the critic's gradients with it
+        spread = np.sqrt((((counted - mean) ** 2).mean(0) * mask).sum(1) / mask.sum(1))
+        self.cell_std.copy_(t(np.maximum(spread, MIN_STD)[:, None]))
         share = layer_energy / total[:, None]
         self.layer_log_share.copy_(t(np.log(share.mean(0) + 1e-6)))
         within = rows / np.maximum(layer_energy, 1e-30)[:, :, None]
