@@ -12,7 +12,7 @@ from functools import partial
 from hepgan.errors import GeometryError, unknown_name_error
 from hepgan.geometry.atlas import atlas266
 from hepgan.geometry.base import Geometry, ImpactRange
-from hepgan.geometry.calochallenge import BINNING_FILES, calochallenge, read_binning
+from hepgan.geometry.calochallenge import BINNING_FILES, binning_geometry, calochallenge, read_binning
 from hepgan.geometry.calogan import calogan
 from hepgan.geometry.layers import GridLayer, Layer, PolarLayer
 from hepgan.geometry.material import Material
@@ -34,9 +34,14 @@ def list_geometries() -> list[str]:
 
 
 def get_geometry(name: str | Geometry) -> Geometry:
-    """The geometry registered under ``name`` (a Geometry is passed through)."""
+    """The geometry registered under ``name``, or read from a CaloChallenge binning XML when
+    ``name`` is the path of one (a Geometry is passed through)."""
     if isinstance(name, Geometry):
         return name
+    if str(name).endswith(".xml") and name not in _BUILDERS:  # a user's binning file
+        if name not in _CACHE:
+            _CACHE[name] = binning_geometry(name)
+        return _CACHE[name]
     if name not in _BUILDERS:
         raise GeometryError(unknown_name_error("geometry", str(name), list(_BUILDERS)))
     if name not in _CACHE:

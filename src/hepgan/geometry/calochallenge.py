@@ -90,3 +90,25 @@ def calochallenge(name: str) -> Geometry:
         SIW,
         description=f"CaloChallenge 2022 dataset {name[-1]}: 45-layer silicon-tungsten calorimeter in r x alpha voxels",
     )
+
+
+def binning_geometry(path: str | Path) -> Geometry:
+    """A geometry from a user's CaloChallenge binning XML, named by its path.
+
+    The XML gives the voxels but not the material or the depth of each layer, so layers are
+    placed one after another in the datasets-2/3 silicon-tungsten, one readout layer's depth
+    each: enough to train on and evaluate one's own showers; the reference simulator's showers
+    on it are only as realistic as that placement.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GeometryError(f"binning file {str(path)!r} does not exist")
+    binning = read_binning(path)
+    per_layer = SIW_PERIODS_PER_LAYER * (1.4 + 0.3) / SIW.x0_mm
+    layers = [
+        PolarLayer(id=i, name=f"layer{i}", depth_x0=(k * per_layer, (k + 1) * per_layer), shape=(na, len(r) - 1),
+                   r_edges_mm=r)
+        for k, (i, r, na) in enumerate(binning)
+    ]
+    return Geometry(str(path), layers, SIW, description=f"r x alpha voxels of the binning {path.name} "
+                                                        "(nominal depths in silicon-tungsten)")
