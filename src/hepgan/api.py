@@ -144,22 +144,20 @@ def evaluate(
 
     Returns the JSON-serialisable dict of :func:`hepgan.metrics.physics.evaluate_showers`; with
     ``out`` it is also written there as JSON (atomically). ``progress`` gets each stage's name.
+    CaloChallenge HDF5 files are read in chunks (:func:`hepgan.metrics.physics.files.evaluate_files`),
+    so their size is not bounded by memory; other formats are loaded whole.
     """
     import json
 
     from hepgan.data.files import atomic_output
-    from hepgan.data.io import load_showers
-    from hepgan.metrics.physics.evaluate import evaluate_showers
-
-    def load(data):
-        return data if isinstance(data, ShowerData) else load_showers(data, geometry=geometry)
+    from hepgan.metrics.physics.files import evaluate_files
 
     if out is not None and not Path(out).parent.is_dir():  # fail before the work, not after
         from hepgan.errors import DataError
 
         raise DataError(out, f"cannot write: directory {str(Path(out).parent)!r} does not exist")
-    result = evaluate_showers(load(generated), load(reference), geometry=geometry, classifier=classifier,
-                              per_energy=per_energy, seed=seed, progress=progress, high_level_model=high_level_model)
+    result = evaluate_files(generated, reference, geometry=geometry, classifier=classifier, per_energy=per_energy,
+                            seed=seed, progress=progress, high_level_model=high_level_model)
     if out is not None:
         with atomic_output(out) as tmp:
             Path(tmp).write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")

@@ -20,6 +20,10 @@ Two models, by input type:
   2 rounds), then cut back to the tree count with the lowest validation loss. Boosted trees are
   the stronger and faster choice on a few dozen tabular features, and need no feature scaling.
 
+The MLP never copies its input: the splits are row indices into the two arrays, and each batch
+is gathered and standardised on its own, so the memory it needs beyond its (float32 or float64)
+inputs does not grow with them (CaloChallenge dataset 3 has 40,500 cells a shower).
+
 Both are seeded and deterministic for a given machine and thread count; torch's global random
 state is left untouched. ``threads`` caps the CPU threads both use (torch, OpenMP, BLAS) for the
 duration of the test: on a machine that other jobs keep busy, one thread avoids the spin-waiting
@@ -113,8 +117,8 @@ def classifier_test(
     """
     if model not in MODELS:
         raise ValueError(f"unknown classifier {model!r}; valid: {', '.join(MODELS)}")
-    x_ref = np.asarray(reference, np.float64)
-    x_gen = np.asarray(generated, np.float64)
+    x_ref = _floats(reference, model)
+    x_gen = _floats(generated, model)
     if x_ref.ndim != 2 or x_gen.ndim != 2 or x_ref.shape[1] != x_gen.shape[1]:
         raise ValueError(f"classifier_test needs two (N, d) arrays with the same d, got {x_ref.shape}, {x_gen.shape}")
     n = min(len(x_ref), len(x_gen), max_per_class or len(x_ref))
@@ -122,14 +126,11 @@ def classifier_test(
         raise ValueError(f"classifier_test needs at least 10 samples per class, got {n}")
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    ref = x_ref[rng.permutation(len(x_ref))[:n]]
-    gen = x_gen[rng.permutation(len(x_gen))[:n]]
+    i_ref = rng.permutation(len(x_ref))[:n]
+    i_gen = rng.permutation(len(x_gen))[:n]
     cut1, cut2 = round(0.6 * n), round(0.8 * n)
-    splits = {}
-    for name, rows in (("train", slice(0, cut1)), ("val", slice(cut1, cut2)), ("test", slice(cut2, n))):
-        x = np.concatenate([ref[rows], gen[rows]])
-        y = np.r_[np.zeros(len(ref[rows])), np.ones(len(gen[rows]))]
-        splits[name] = (x, y)
+    splits = {name: _Split(x_ref, x_gen, i_ref[rows], i_gen[rows])
+              for name, rows in (("train", slice(0, cut1)), ("val", slice(cut1, cut2)), ("test", slice(cut2, n)))}
     if model == "mlp":
         import torch  # noqa: F401  (loaded before the thread limit is set, so the limit covers it)
     with limited_threads(threads):
@@ -139,21 +140,63 @@ def classifier_test(
             s_val, s_test, info = _fit_hgb(splits, seed, max_trees)
     from sklearn.isotonic import IsotonicRegression
 
-    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(s_val, splits["val"][1])
-    y_test = splits["test"][1]
+    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(s_val, splits["val"].y)
+    y_test = splits["test"].y
     auc, auc_err = roc_auc_bootstrap(s_test, y_test, n_bootstrap=n_bootstrap, seed=seed)
     return {
         "model": model,
         "auc": auc,
         "auc_err": auc_err,
-        "auc_val": roc_auc(s_val, splits["val"][1]),
+        "auc_val": roc_auc(s_val, splits["val"].y),
         "jsd_bits": jsd_bits(calibrator.predict(s_test), y_test),
-        "n_train": len(splits["train"][1]),
-        "n_val": len(splits["val"][1]),
+        "n_train": len(splits["train"]),
+        "n_val": len(splits["val"]),
         "n_test": len(y_test),
         "n_features": int(x_ref.shape[1]),
         "seconds": time.perf_counter() - start,
     } | info
+
+
+def _floats(x, model: str) -> np.ndarray:
+    """The MLP takes float32 or float64 as given (no copy of a large cell matrix); the rest float64."""
+    x = np.asarray(x)
+    if model == "mlp" and x.dtype in (np.float32, np.float64):
+        return x
+    return x.astype(np.float64, copy=False)
+
+
+class _Split:
+    """The rows of one split as indices into the two inputs (reference rows first, label 0)."""
+
+    def __init__(self, x_ref: np.ndarray, x_gen: np.ndarray, i_ref: np.ndarray, i_gen: np.ndarray):
+        self.x_ref, self.x_gen, self.i_ref, self.i_gen = x_ref, x_gen, i_ref, i_gen
+        self.y = np.r_[np.zeros(len(i_ref)), np.ones(len(i_gen))]
+        self.dtype = np.result_type(x_ref.dtype, x_gen.dtype)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def width(self) -> int:
+        return int(self.x_ref.shape[1])
+
+    def rows(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """The rows at ``positions`` of the split (all of them when None), copied out."""
+        if positions is None:
+            positions = np.arange(len(self))
+        positions = np.asarray(positions)
+        out = np.empty((len(positions), self.width), self.dtype)
+        is_ref = positions < len(self.i_ref)
+        out[is_ref] = self.x_ref[self.i_ref[positions[is_ref]]]
+        out[~is_ref] = self.x_gen[self.i_gen[positions[~is_ref] - len(self.i_ref)]]
+        return out
+
+    def blocks(self, max_values: int = 2**22):
+        """(positions, rows) of consecutive blocks of the split, each at most ``max_values`` values."""
+        step = max(1, max_values // max(self.width, 1))
+        for start in range(0, len(self), step):
+            positions = np.arange(start, min(start + step, len(self)))
+            yield positions, self.rows(positions)
 
 
 @contextmanager
@@ -182,19 +225,31 @@ def _fit_mlp(splits, seed: int, max_epochs: int, patience: int, batch_size: int 
     import torch
     from torch import nn
 
-    x_train = splits["train"][0]
-    mean = x_train.mean(axis=0)
-    std = x_train.std(axis=0)
+    train = splits["train"]
+    total = np.zeros(train.width)
+    for _, x in train.blocks():
+        total += x.sum(axis=0, dtype=np.float64)
+    mean = total / len(train)
+    squares = np.zeros(train.width)
+    for _, x in train.blocks():
+        dev = x - mean  # float64 whatever the input
+        squares += (dev * dev).sum(axis=0)
+    std = np.sqrt(squares / len(train))
     std = np.where(std > 0, std, 1.0)
 
     def tensor(x):
-        return torch.from_numpy(((x - mean) / std).astype(np.float32))
+        z = x.astype(np.float64)
+        z -= mean
+        z /= std
+        return torch.from_numpy(z.astype(np.float32))
 
-    xs = {k: tensor(x) for k, (x, _) in splits.items()}
-    ys = {k: torch.from_numpy(y.astype(np.float32)) for k, (_, y) in splits.items()}
+    def logits(net, split):
+        return torch.cat([net(tensor(x)).squeeze(1) for _, x in split.blocks()])
+
+    ys = {k: torch.from_numpy(split.y.astype(np.float32)) for k, split in splits.items()}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layers, width = [], xs["train"].shape[1]
+        layers, width = [], train.width
         for h in hidden:
             layers += [nn.Linear(width, h), nn.LeakyReLU(0.2)]
             width = h
@@ -209,12 +264,12 @@ def _fit_mlp(splits, seed: int, max_epochs: int, patience: int, batch_size: int 
             for i in range(0, len(perm), batch_size):
                 idx = perm[i : i + batch_size]
                 opt.zero_grad()
-                loss_fn(net(xs["train"][idx]).squeeze(1), ys["train"][idx]).backward()
+                loss_fn(net(tensor(train.rows(idx.numpy()))).squeeze(1), ys["train"][idx]).backward()
                 opt.step()
             epochs = epoch + 1
             net.eval()
             with torch.no_grad():
-                val = float(loss_fn(net(xs["val"]).squeeze(1), ys["val"]))
+                val = float(loss_fn(logits(net, splits["val"]), ys["val"]))
             if val < best - 1e-5:
                 best, since = val, 0
                 best_state = {k: v.clone() for k, v in net.state_dict().items()}
@@ -226,8 +281,8 @@ def _fit_mlp(splits, seed: int, max_epochs: int, patience: int, batch_size: int 
             net.load_state_dict(best_state)
         net.eval()
         with torch.no_grad():
-            s_val = net(xs["val"]).squeeze(1).double().numpy()
-            s_test = net(xs["test"]).squeeze(1).double().numpy()
+            s_val = logits(net, splits["val"]).double().numpy()
+            s_test = logits(net, splits["test"]).double().numpy()
     return s_val, s_test, {"epochs": epochs, "val_loss": best}
 
 
@@ -235,8 +290,8 @@ def _fit_hgb(splits, seed: int, max_trees: int, step: int = 20, patience: int = 
     """Grow boosted trees in rounds while the validation loss improves; cut back to the best count."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    x_train, y_train = splits["train"]
-    x_val, y_val = splits["val"]
+    x_train, y_train = splits["train"].rows(), splits["train"].y
+    x_val, y_val = splits["val"].rows(), splits["val"].y
     clf = HistGradientBoostingClassifier(max_iter=step, learning_rate=0.1, early_stopping=False,
                                          warm_start=True, random_state=seed)
     best, since = float("inf"), 0
@@ -258,7 +313,7 @@ def _fit_hgb(splits, seed: int, max_trees: int, step: int = 20, patience: int = 
             if i == n_trees:
                 return np.asarray(p, np.float64).ravel()
 
-    return scores(x_val), scores(splits["test"][0]), {"trees": n_trees, "val_loss": float(val_losses[n_trees - 1])}
+    return scores(x_val), scores(splits["test"].rows()), {"trees": n_trees, "val_loss": float(val_losses[n_trees - 1])}
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:

@@ -114,10 +114,16 @@ def weighted_moments(weights: np.ndarray, positions: np.ndarray) -> tuple[np.nda
     slightly negative through rounding, or through negative cells).
     """
     total = weights.sum(axis=1)
-    mean = _ratio(weights @ positions, total)
-    second = _ratio(weights @ (positions * positions), total)
+    mean = _ratio(_row_dot(weights, positions), total)
+    second = _ratio(_row_dot(weights, positions * positions), total)
     width = np.sqrt(np.clip(second - mean * mean, 0.0, None))
     return mean, width
+
+
+def _row_dot(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """a @ v row by row, rounded the same whatever the number of rows (BLAS's matrix-vector
+    product is not), so showers read in chunks get exactly the observables of the whole set."""
+    return np.einsum("ij,j->i", a, v)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -155,7 +161,7 @@ def _chunk_observables(geometry: Geometry, showers, e_inc, impact, threshold_mev
     for i, name in enumerate(names):
         out[f"f_{name}"] = _ratio(e_layer[:, i], e_total)
     centres = np.array([0.5 * (layer.depth_x0[0] + layer.depth_x0[1]) for layer in geometry.layers])
-    out["depth"] = _ratio(e_layer @ centres, e_total)
+    out["depth"] = _ratio(_row_dot(e_layer, centres), e_total)
     for layer, part in zip(geometry.layers, parts):
         out[f"sparsity_{layer.name}"] = (part.reshape(n, layer.n_cells) > threshold_mev).mean(axis=1)
     for layer, part in zip(geometry.layers, parts):
