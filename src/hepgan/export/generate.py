@@ -203,6 +203,11 @@ def generate_file(
     info = runner.info
     if info.kind != "showers":
         raise ConfigError(f"{info.source or model} is an image generator; hepgan generate writes showers")
+    # at most ~128 MB of float32 cells per chunk: 10,000 dataset-3 showers would be 1.6 GB, and the
+    # runtimes' float64 intermediates several times that
+    chunk_size = min(int(chunk_size), max(1, MAX_CHUNK_VALUES // max(1, int(info.n_outputs))))
+    if reference is not None:
+        reference.chunk_size = chunk_size
     n_samplers = len(energies) if energies_gev is not None else 1
     samplers = [ConditionSampler(info, eta=eta, seed=seed, stream=i) for i in range(n_samplers)]
     names = samplers[0].impact_names
@@ -242,6 +247,9 @@ def generate_file(
                 _append(runner, writer, names, z_rng, samplers[0], energies_mev, given_impact)
         n = len(writer)
     return GenerateResult(out, n, energies, runner.name, time.perf_counter() - start, problems, description)
+
+
+MAX_CHUNK_VALUES = 2**25
 
 
 def _append(runner: Backend, writer, names: list[str], z_rng: np.random.Generator, sampler: ConditionSampler,
