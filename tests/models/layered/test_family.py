@@ -7,6 +7,7 @@ from hepgan.errors import ConfigError
 from hepgan.geometry import get_geometry
 from hepgan.models import build_model
 from hepgan.models.config import ModelConfig
+from hepgan.models.layered.networks import keep_above_threshold
 from hepgan.sim import simulate
 
 SMALL = {"width": 32, "depth": 1, "shape_latent": 4, "embedding": 4, "layer_features": 4}
@@ -55,13 +56,32 @@ def test_critic_sees_energies_and_cells_and_its_gradient_penalty_runs():
     g = get_geometry("calochallenge-1-photons")
     view = model.clean_view(x[:16], cond[:16])
     assert view.shape == (16, len(g.layers) + 1 + len(g.layers) * max(g.layer_sizes))
-    # the energy features are standardised on the data they were fitted on
-    full = model.clean_view(x, cond)[:, : len(g.layers) + 1]
-    assert torch.allclose(full.mean(0), torch.zeros(len(g.layers) + 1), atol=1e-3)
     loss, logs = model.critic_loss(x[:16], cond[:16])
     loss.backward()
     assert {"wasserstein", "gp", "loss_d"} <= set(logs)
     assert all(p.grad is not None for p in model.critics.parameters())
+
+
+def test_energy_features_are_standardised_at_each_incident_energy():
+    """The deposited fraction varies ~10x less at 1 TeV than at 1 GeV; standardised given the
+    energy, it has mean 0 and width 1 at low and at high energies alike."""
+    model, x, cond, energies = _fitted("calochallenge-2", n=3000)
+    deposited = model.clean_view(x, cond)[:, len(get_geometry("calochallenge-2").layers)].numpy()
+    raw = np.log(x.sum(1).numpy())
+    for part in (energies < 10_000, energies > 100_000):
+        assert abs(deposited[part].mean()) < 0.15
+        assert 0.75 < deposited[part].std() < 1.33
+    assert raw[energies < 10_000].std() > 4 * raw[energies > 100_000].std()
+
+
+def test_threshold_empties_small_cells_and_keeps_each_layer_energy():
+    rows = torch.tensor([[[0.50, 0.30, 0.15, 0.05]],   # two cells below 0.2: their energy goes to the others
+                         [[0.18, 0.19, 0.17, 0.16]],   # all below, layer above: the largest cell keeps it all
+                         [[0.05, 0.04, 0.01, 0.00]]])  # layer below the threshold: emptied
+    out = keep_above_threshold(rows, torch.ones(3), torch.tensor([0.2]))
+    assert torch.allclose(out[0], torch.tensor([[0.625, 0.375, 0.0, 0.0]]))
+    assert torch.allclose(out[1], torch.tensor([[0.0, 0.7, 0.0, 0.0]]))
+    assert bool((out[2] == 0).all())
 
 
 def test_needs_the_energy_among_the_conditions():

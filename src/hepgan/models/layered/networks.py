@@ -4,7 +4,8 @@ Generator (one forward pass): an energy network turns the shower noise and the c
 the deposited energy and its split over the layers; one shape network, shared by all layers and
 told which layer it draws by a learned embedding, turns the shower noise, the layer's own noise,
 the conditions and every layer's energy into that layer's cell shares (a softmax over its cells).
-Cells are energy x share; cells below the layer's threshold are emptied.
+Cells are energy x share; cells below the layer's threshold are emptied and their energy given to
+the cells kept.
 
 Critic: one network, shared by all layers, scores each layer's cells (with its energy and
 embedding) and summarises it in a few features; a whole-shower network scores the energies and
@@ -57,7 +58,8 @@ class LayeredGenerator(nn.Module):
         z_layers = z[:, self.shower_latent :].reshape(n, n_layers, self.shape_latent)
         energy = s.incident_energy(cond)
         out = self.energy_net(torch.cat([z_shower, cond], dim=1))
-        total = torch.exp(s.energy_mean[-1] + s.energy_std[-1] * out[:, :1])  # E_dep / E
+        mean, std = s.energy_moments(energy)
+        total = torch.exp(mean[:, -1:] + std[:, -1:] * out[:, :1])  # E_dep / E
         layer_energy = total * torch.softmax(s.layer_log_share + out[:, 1:], dim=1)  # (N, layers)
         context = s.energy_features(layer_energy, energy)  # (N, layers + 1)
         per_layer = torch.cat([
@@ -71,10 +73,19 @@ class LayeredGenerator(nn.Module):
         logits = s.cell_log_share + self.shape_net(per_layer)
         shares = torch.softmax(logits.masked_fill(~self.cells.mask, NEG), dim=2)
         rows = layer_energy[:, :, None] * shares
-        # cells below the layer's threshold are emptied; the gradient passes as if they were kept
-        kept = rows * (rows * energy[:, None, None] >= s.threshold[:, None])
-        rows = rows + (kept - rows).detach()
+        rows = rows + (keep_above_threshold(rows, energy, s.threshold) - rows).detach()  # gradient as if all were kept
         return self.cells.join(rows)
+
+
+def keep_above_threshold(rows: torch.Tensor, energy: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
+    """Empty the cells below their layer's threshold and give their energy to the cells kept, so
+    that each layer keeps the energy the energy network chose. A layer whose cells all fall below
+    keeps its largest cell, unless its whole energy is below the threshold."""
+    cells = rows * energy[:, None, None]  # MeV
+    layer = cells.sum(dim=2, keepdim=True)
+    keep = (cells >= threshold[:, None]) | ((cells == cells.amax(dim=2, keepdim=True)) & (layer >= threshold[:, None]))
+    kept = rows * keep
+    return kept * (rows.sum(dim=2, keepdim=True) / kept.sum(dim=2, keepdim=True).clamp_min(1e-30))
 
 
 class LayeredCritic(nn.Module):
@@ -105,4 +116,4 @@ class LayeredCritic(nn.Module):
         return out[:, :, :1].mean(dim=1) + shower
 
 
-__all__ = ["LayeredCritic", "LayeredGenerator", "mlp"]
+__all__ = ["LayeredCritic", "LayeredGenerator", "keep_above_threshold", "mlp"]
