@@ -103,7 +103,8 @@ class ShowerScales(nn.Module):
         mean, *_ = np.linalg.lstsq(powers, features, rcond=None)
         # the log of the variance, measured in groups of neighbouring energies: it spans two
         # orders of magnitude from 1 GeV to 1 TeV, and a polynomial in it stays positive
-        groups = np.array_split(np.argsort(log_energy, kind="stable"), ENERGY_GROUPS)
+        n_groups = max(1, min(ENERGY_GROUPS, len(energies) // 10))
+        groups = np.array_split(np.argsort(log_energy, kind="stable"), n_groups)
         residual = features - powers @ mean
         log_var = np.log(np.stack([residual[g].var(0) for g in groups]) + MIN_ENERGY_STD**2)
         centres = np.stack([powers[g].mean(0) for g in groups])
