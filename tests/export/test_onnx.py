@@ -9,7 +9,7 @@ import torch
 
 from hepgan.errors import ConfigError, DataError
 from hepgan.export.module import reference_forward
-from hepgan.export.onnx import OPSET, export_onnx, make_session, read_info, run_session
+from hepgan.export.onnx import OPSET, export_onnx, onnx_runtime, read_info, run_onnx
 from tests.export.conftest import make_generator, make_image_generator
 
 CONV_G = ("CONCAT, DENSE|98|RELU, RESHAPE|2|7|7, UPSAMPLE|2, CONV|4|3|3|1|1|1|1|LINEAR, BNORM, ACT|RELU, "
@@ -33,11 +33,11 @@ def test_mlp_shower_generator_runs_in_onnxruntime_like_torch(tmp_path, fixed_inp
     assert [o.name for o in model.graph.output] == ["showers"]
     meta = json.loads({p.key: p.value for p in model.metadata_props}["hepgan"])
     assert meta["trained_range"]["energy"] == [2000.0, 32000.0] and meta["extra"]["opset"] == OPSET
-    session = make_session(tmp_path / "g.onnx")
+    runtime = onnx_runtime(tmp_path / "g.onnx")
     info = read_info(tmp_path / "g.onnx")
     for n in (1, 5):  # dynamic batch, other sizes than the traced and verified ones
         z, conditions = fixed_inputs(gen, n=n, seed=n)
-        showers = run_session(session, info, z, conditions)
+        showers = run_onnx(runtime, info, z, conditions)
         assert showers.dtype == np.float32 and showers.shape == (n, 266)
         _close(showers, reference_forward(gen, z, conditions))
 
@@ -76,7 +76,7 @@ def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, showe
               for i in onnx.load(str(tmp_path / "g.onnx")).graph.input}
     assert shapes["impact_offset"] == ["batch", 2] and shapes["z"] == ["batch", gen.latent_dim]
     z, cond = fixed_inputs(gen, n=6)
-    showers = run_session(make_session(tmp_path / "g.onnx"), read_info(tmp_path / "g.onnx"), z, cond)
+    showers = run_onnx(onnx_runtime(tmp_path / "g.onnx"), read_info(tmp_path / "g.onnx"), z, cond)
     _close(showers, reference_forward(gen, z, cond))
     assert (showers >= 0).all()
 
@@ -87,7 +87,7 @@ def test_conditional_conv_image_generator_outputs_0_255_images(tmp_path):
     assert result.info.extra["inputs"] == ["z", "label"] and result.info.extra["output"] == "images"
     z = np.random.default_rng(1).standard_normal((4, gen.latent_dim)).astype(np.float32)
     labels = np.array([0, 3, 9, 3])
-    images = run_session(make_session(result.data), result.info, z, labels=labels)
+    images = run_onnx(onnx_runtime(result.data), result.info, z, labels=labels)
     assert images.shape == (4, 1, 28, 28) and images.min() >= 0 and images.max() <= 255
     _close(images, reference_forward(gen, z, labels=labels))
     assert not np.allclose(images[1], images[2])  # the label matters

@@ -10,6 +10,14 @@ import numpy as np
 from hepgan.data.files import check_finite_rows
 from hepgan.errors import DataError
 
+MAX_CHUNK_VALUES = 2**25  # ~128 MB of float32 cells held at once
+
+
+def chunk_rows(requested: int, n_cells: int) -> int:
+    """Showers per chunk: at most ``requested``, and at most ``MAX_CHUNK_VALUES`` cells, so that
+    memory does not grow with the detector (10,000 dataset-3 showers would be 1.6 GB)."""
+    return min(int(requested), max(1, MAX_CHUNK_VALUES // max(1, int(n_cells))))
+
 
 @dataclass
 class ShowerData:

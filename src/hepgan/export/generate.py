@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hepgan.data.showers import chunk_rows
 from hepgan.errors import ConfigError, DataError
 from hepgan.export.conditions import ConditionSampler
 from hepgan.export.info import ExportInfo, check_range, model_kind
@@ -71,15 +72,15 @@ class OnnxBackend(Backend):
     name = "onnx"
 
     def __init__(self, model: bytes | str | Path, info: ExportInfo, threads: int | None = None):
-        from hepgan.export.onnx import make_session
+        from hepgan.export.onnx import onnx_runtime
 
-        self.session = make_session(model, threads)
+        self.runtime = onnx_runtime(model, threads)
         self.info = info
 
     def run(self, z, conditions=None, labels=None):
-        from hepgan.export.onnx import run_session
+        from hepgan.export.onnx import run_onnx
 
-        return run_session(self.session, self.info, z, conditions, labels)
+        return run_onnx(self.runtime, self.info, z, conditions, labels)
 
 
 class NumpyBackend(Backend):
@@ -187,7 +188,7 @@ def generate_file(
     elif like is not None:
         if events is not None:
             raise ConfigError("like generates one shower per row of the reference file; drop events")
-        reference = _Reference(like, int(chunk_size))
+        reference = _Reference(like)
         if Path(out).resolve() == reference.path.resolve():
             raise ConfigError(f"{out}: the output would replace the reference file it is generated like")
     else:
@@ -203,17 +204,13 @@ def generate_file(
     info = runner.info
     if info.kind != "showers":
         raise ConfigError(f"{info.source or model} is an image generator; hepgan generate writes showers")
-    # at most ~128 MB of float32 cells per chunk: 10,000 dataset-3 showers would be 1.6 GB, and the
-    # runtimes' float64 intermediates several times that
-    chunk_size = min(int(chunk_size), max(1, MAX_CHUNK_VALUES // max(1, int(info.n_outputs))))
-    if reference is not None:
-        reference.chunk_size = chunk_size
+    chunk_size = chunk_rows(chunk_size, info.n_outputs)
     n_samplers = len(energies) if energies_gev is not None else 1
     samplers = [ConditionSampler(info, eta=eta, seed=seed, stream=i) for i in range(n_samplers)]
     names = samplers[0].impact_names
     if reference is not None:
         reference.check_model(info, names, eta)
-        requested = reference.scan()
+        requested = reference.scan(chunk_size)
         energies = reference.energies_gev
         description = f"like {reference.path}"
     elif points is not None:
@@ -233,23 +230,20 @@ def generate_file(
         if energies_gev is not None:
             for i, (energy, sampler) in enumerate(zip(energies, samplers)):
                 z_rng = np.random.default_rng([seed, i, 0])
-                for first in range(0, int(events), int(chunk_size)):
-                    m = min(int(chunk_size), int(events) - first)
+                for first in range(0, int(events), chunk_size):
+                    m = min(chunk_size, int(events) - first)
                     _append(runner, writer, names, z_rng, sampler, np.full(m, energy * 1000.0), None)
         else:
             if reference is not None:
-                rows = reference.rows()
+                rows = reference.rows(chunk_size)
             else:
                 drawn = points.draw_mev(np.random.default_rng([seed, 0, 2]))
-                rows = ((drawn[a : a + int(chunk_size)], None) for a in range(0, drawn.shape[0], int(chunk_size)))
+                rows = ((drawn[a : a + chunk_size], None) for a in range(0, drawn.shape[0], chunk_size))
             z_rng = np.random.default_rng([seed, 0, 0])
             for energies_mev, given_impact in rows:
                 _append(runner, writer, names, z_rng, samplers[0], energies_mev, given_impact)
         n = len(writer)
     return GenerateResult(out, n, energies, runner.name, time.perf_counter() - start, problems, description)
-
-
-MAX_CHUNK_VALUES = 2**25
 
 
 def _append(runner: Backend, writer, names: list[str], z_rng: np.random.Generator, sampler: ConditionSampler,
@@ -270,11 +264,10 @@ class _Reference:
     """The condition columns of a reference shower file, read in chunks of rows: its incident
     energies and the impact coordinates the model takes, never its showers."""
 
-    def __init__(self, path: str | Path, chunk_size: int):
+    def __init__(self, path: str | Path):
         from hepgan.data.hdf5 import ShowerFile
 
         self.path = Path(path)
-        self.chunk_size = chunk_size
         with ShowerFile(self.path) as handle:  # checks the layout, reads no data
             self.n = len(handle)
             self.geometry = handle.geometry
@@ -297,10 +290,10 @@ class _Reference:
         if eta is not None and "impact_eta" in self.impact_names:
             raise ConfigError(f"{self.path} gives every shower's impact_eta; drop --eta")
 
-    def scan(self) -> dict[str, np.ndarray]:
+    def scan(self, chunk_size: int) -> dict[str, np.ndarray]:
         """Check every row before generating any; the values to compare with the trained range."""
         lows, highs, distinct = {}, {}, set()
-        for energies, given in self.rows():
+        for energies, given in self.rows(chunk_size):
             for name, values in {"energy": energies, **given}.items():
                 lows[name] = min(lows.get(name, np.inf), float(values.min()))
                 highs[name] = max(highs.get(name, -np.inf), float(values.max()))
@@ -315,14 +308,14 @@ class _Reference:
             requested["energy"] = np.array(sorted(distinct))
         return requested
 
-    def rows(self) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    def rows(self, chunk_size: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         """(incident energies (N,) MeV, {impact coordinate: (N,)}) of consecutive chunks of rows."""
         from hepgan.data.files import check_finite_rows, one_line
         from hepgan.data.hdf5 import open_hdf5
 
         with open_hdf5(self.path) as handle:
-            for start in range(0, self.n, self.chunk_size):
-                stop = min(self.n, start + self.chunk_size)
+            for start in range(0, self.n, chunk_size):
+                stop = min(self.n, start + chunk_size)
                 columns = {}
                 for name in ("incident_energies", *self.impact_names):
                     try:

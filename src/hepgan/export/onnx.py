@@ -101,17 +101,17 @@ def export_onnx(gen, out: str | Path | None = None, *, opset: int = OPSET, sourc
 
 def _verify(data: bytes, gen, info: ExportInfo) -> dict:
     z, conditions, labels = verification_batch(info)
-    session = make_session(data)
+    runtime = onnx_runtime(data)
     try:
-        actual = run_session(session, info, z, conditions, labels)
+        actual = run_onnx(runtime, info, z, conditions, labels)
     except Exception as exc:  # noqa: BLE001 - onnxruntime's failure, e.g. a shape frozen at the traced batch
         raise ConfigError(f"the exported ONNX model fails at batch size {len(z)} (traced at 2): "
                           f"{str(exc).splitlines()[0][-300:]}") from None
     return compare(actual, reference_forward(gen, z, conditions, labels), "the ONNX model (onnxruntime)")
 
 
-def make_session(model: bytes | str | Path, threads: int | None = None):
-    """An onnxruntime CPU session (``threads`` intra-op threads; default: onnxruntime's)."""
+def onnx_runtime(model: bytes | str | Path, threads: int | None = None):
+    """The model loaded in onnxruntime on the CPU (``threads`` intra-op threads; default: onnxruntime's)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -126,10 +126,10 @@ def make_session(model: bytes | str | Path, threads: int | None = None):
         raise DataError(where, f"not a loadable ONNX model (truncated or corrupt?): {str(exc).splitlines()[0]}") from None
 
 
-def run_session(session, info: ExportInfo, z: np.ndarray, conditions=None, labels=None) -> np.ndarray:
-    """Run an exported generator session on latent vectors and physical conditions."""
+def run_onnx(runtime, info: ExportInfo, z: np.ndarray, conditions=None, labels=None) -> np.ndarray:
+    """Run an exported generator, loaded by :func:`onnx_runtime`, on latent vectors and physical conditions."""
     feed = input_arrays(info.condition_names, info.n_classes, z, conditions, labels)
-    return session.run(None, feed)[0]
+    return runtime.run(None, feed)[0]
 
 
 def read_info(path: str | Path) -> ExportInfo:

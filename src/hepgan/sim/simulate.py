@@ -10,7 +10,7 @@ constant-term factor, add electronic noise and clip negative energies.
 
 Showers are generated in fixed blocks of rows (1024, fewer for geometries with many cells), each
 with its own random stream derived from the random seed, so the output depends on that seed only, never
-on ``chunk_size``. Chunks are capped at about ``MAX_CHUNK_VALUES`` cell values so that memory stays
+on ``chunk_size``. Chunks are capped at about ``hepgan.data.showers.MAX_CHUNK_VALUES`` cell values so that memory stays
 bounded whatever the geometry.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.special import gammainc
 
-from hepgan.data.showers import ShowerData
+from hepgan.data.showers import ShowerData, chunk_rows
 from hepgan.geometry import Geometry, GridLayer, PolarLayer, get_geometry
 from hepgan.sim.config import SimConfig, replace_energy_fields
 from hepgan.sim.profiles import (
@@ -35,7 +35,6 @@ from hepgan.sim.profiles import (
 
 BLOCK = 1024
 MAX_BLOCK_VALUES = 2**22
-MAX_CHUNK_VALUES = 2**25
 
 
 def block_rows(geometry: Geometry) -> int:
@@ -182,8 +181,7 @@ def iter_simulation(
     energies, conditions = event_conditions(config)
     geometry = get_geometry(config.geometry)
     block = block_rows(geometry)
-    chunk_rows = min(config.chunk_size, max(1, MAX_CHUNK_VALUES // geometry.n_cells))
-    step = max(1, chunk_rows // block) * block
+    step = max(1, chunk_rows(config.chunk_size, geometry.n_cells) // block) * block
     jobs = [
         (config, start // block, energies[start : start + step], {k: v[start : start + step] for k, v in conditions.items()})
         for start in range(0, energies.shape[0], step)

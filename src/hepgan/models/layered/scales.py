@@ -7,9 +7,10 @@ Geant4 showers: a cell energy is counted in units of the layer's smallest typica
 few units. Generated cells below the threshold are emptied, as no such deposit is seen in the data.
 
 The energies (each layer's and the total) are standardised *given the incident energy*: their
-mean and the log of their variance are cubic polynomials in ln E fitted by least squares. A 1 TeV shower's deposited
-energy varies by ~1 %, a 1 GeV shower's by ~10 %; on one global scale the critic could not tell a
-width twice too large at high energy, conditioned it sees it in the same units at every energy.
+mean and the log of their variance are cubic polynomials in ln E fitted by least squares. A 1 TeV
+shower's deposited energy varies by ~1 %, a 1 GeV shower's by ~10 %: on one global scale the
+critic could not tell a width twice too large at high energy; standardised at the incident energy,
+it sees it in the same units at every energy.
 
 The incident energy is read back from the condition vector by an affine map fitted on the
 training rows (the condition encoder stores standardised ln E), so the family needs no knowledge
@@ -54,7 +55,8 @@ class ShowerScales(nn.Module):
 
     def energy_moments(self, energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, layers + 1) mean and width of the energy features at these incident energies (MeV)."""
-        powers = _powers((torch.log(energy) - self.log_energy_scale[0]) / self.log_energy_scale[1])
+        u = (torch.log(energy) - self.log_energy_scale[0]) / self.log_energy_scale[1]
+        powers = torch.linalg.vander(u, N=ENERGY_DEGREE + 1)  # 1, u, u^2, ...
         std = torch.exp(0.5 * (powers @ self.energy_log_var.T)).clamp_min(MIN_ENERGY_STD)
         return powers @ self.energy_mean.T, std
 
@@ -84,22 +86,23 @@ class ShowerScales(nn.Module):
             raise ConfigError("model family 'layered_wgan' needs the incident energy as a condition (data.conditions)")
         self.log_energy_map.copy_(torch.from_numpy(weights))
         cells = rows * energies[:, None, None]  # MeV
-        thresholds = []
+        quantiles = []
         for layer in range(rows.shape[1]):
             hit = cells[:, layer][cells[:, layer] > 0]
-            thresholds.append(float(np.quantile(hit, THRESHOLD_QUANTILE)) if hit.size else 1.0)
-        self.threshold.copy_(torch.tensor(thresholds))
+            quantiles.append(float(np.quantile(hit, THRESHOLD_QUANTILE)) if hit.size else 1.0)
+        self.threshold.copy_(torch.tensor(quantiles))
         layer_energy = rows.sum(axis=2)
         total = layer_energy.sum(axis=1)
         if (total <= 0).any():
             raise ConfigError(f"{int((total <= 0).sum())} training showers hold no energy; remove them from the data")
         t = torch.from_numpy
-        features = torch.cat([torch.log1p(t(layer_energy) * t(energies)[:, None] / self.threshold.double()),
-                              torch.log(t(total))[:, None]], dim=1).numpy()
+        thresholds = self.threshold.double().numpy()  # as stored, so the fit sees the generator's values
+        features = np.concatenate([np.log1p(layer_energy * energies[:, None] / thresholds),
+                                   np.log(total)[:, None]], axis=1)
         log_energy = np.log(energies)
         scale = (log_energy.mean(), max(log_energy.std(), 1e-6))
         self.log_energy_scale.copy_(torch.tensor(scale))
-        powers = _powers(torch.from_numpy((log_energy - scale[0]) / scale[1])).numpy()
+        powers = np.vander((log_energy - scale[0]) / scale[1], ENERGY_DEGREE + 1, increasing=True)
         mean, *_ = np.linalg.lstsq(powers, features, rcond=None)
         # the log of the variance, measured in groups of neighbouring energies: it spans two
         # orders of magnitude from 1 GeV to 1 TeV, and a polynomial in it stays positive
@@ -111,7 +114,7 @@ class ShowerScales(nn.Module):
         var, *_ = np.linalg.lstsq(centres, log_var, rcond=None)
         self.energy_mean.copy_(t(mean.T))
         self.energy_log_var.copy_(t(var.T))
-        counted = np.log1p(cells / self.threshold.double().numpy()[None, :, None])
+        counted = np.log1p(cells / thresholds[None, :, None])
         mean = counted.mean(0) * mask
         self.cell_mean.copy_(t(mean))
         # one width per layer: a cell the data rarely hit would otherwise turn each generated hit
@@ -122,11 +125,6 @@ class ShowerScales(nn.Module):
         self.layer_log_share.copy_(t(np.log(share.mean(0) + 1e-6)))
         within = rows / np.maximum(layer_energy, 1e-30)[:, :, None]
         self.cell_log_share.copy_(t(np.where(mask, np.log(within.mean(0) + 1e-6), 0.0)))
-
-
-def _powers(u: torch.Tensor) -> torch.Tensor:
-    """(N, degree + 1): 1, u, u^2, ..."""
-    return torch.stack([u**k for k in range(ENERGY_DEGREE + 1)], dim=1)
 
 
 __all__ = ["ShowerScales"]
