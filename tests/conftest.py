@@ -9,7 +9,7 @@ import pytest
 
 from hepgan.data.hdf5 import write_showers
 from hepgan.data.idx import read_mnist, write_idx
-from hepgan.sim import simulate
+from hepgan.sim import SimConfig, simulate
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared/data"
 
@@ -54,3 +54,29 @@ def mnist_dir(tmp_path_factory):
     write_idx(directory / "train-images-idx3-ubyte", images)
     write_idx(directory / "train-labels-idx1-ubyte", labels)
     return directory
+
+
+# Two independent reference samples from the simulator and one whose lateral profile is 20 % wider,
+# shared by the physics metrics' tests and the trainer's validation metrics' tests.
+PHYSICS_ENERGIES_GEV = [4.0, 16.0, 65.0]
+PHYSICS_EVENTS_PER_ENERGY = 3000
+
+
+def _simulate(seed: int, **overrides):
+    return simulate(energies_gev=PHYSICS_ENERGIES_GEV, events_per_energy=PHYSICS_EVENTS_PER_ENERGY, seed=seed,
+                    **overrides)
+
+
+@pytest.fixture(scope="session")
+def reference_a():
+    return _simulate(11)
+
+
+@pytest.fixture(scope="session")
+def reference_b():
+    return _simulate(12)
+
+
+@pytest.fixture(scope="session")
+def widened():
+    return _simulate(13, radial=SimConfig().radial.scaled(1.2))

@@ -2,69 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from pydantic import ValidationError
-from tqdm import tqdm
-
-from hepgan.data.files import read_yaml_mapping
 from hepgan.data.showers import ShowerData
 from hepgan.data.summary import ShowerSummary
 from hepgan.errors import ConfigError
 from hepgan.geometry import get_geometry, list_geometries
-from hepgan.sim.config import SimConfig, replace_energy_fields
-from hepgan.sim.simulate import iter_simulation
+from hepgan.sim.config import SimConfig, load_sim_config
+from hepgan.sim.simulate import simulate as run_simulation
 
 
-def load_sim_config(path: str | Path | None = None, **overrides) -> SimConfig:
-    """A SimConfig from an optional YAML file, with keyword overrides on top; errors name the field."""
-    values: dict = read_yaml_mapping(path, "simulator config") if path is not None else {}
-    values = replace_energy_fields(values, {k: v for k, v in overrides.items() if v is not None})
-    try:
-        return SimConfig(**values)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path or 'simulator config'}: {problems}") from None
-
-
-def simulate(
-    config: SimConfig | None = None,
-    *,
-    out: str | Path | None = None,
-    progress: bool = False,
-    workers: int = 1,
-    **overrides,
-):
-    """Simulate showers with the reference simulator.
-
-    Without ``out`` the showers are returned as a :class:`ShowerData`. With ``out`` they are
-    streamed chunk by chunk into a CaloChallenge-layout HDF5 file (atomically: the file appears
-    only when complete) and the per-energy :class:`ShowerSummary` is returned. ``workers``
-    processes share the work; the showers do not depend on it.
-    """
-    config = config or SimConfig()
-    if overrides:
-        config = load_sim_config(None, **replace_energy_fields(config.model_dump(), overrides))
-    if out is None:
-        return ShowerData.concat(list(iter_simulation(config, workers=workers)))
-    from hepgan.data.hdf5 import ShowerWriter
-
-    geometry = get_geometry(config.geometry)
-    summary = ShowerSummary(config.geometry)
-    names = list(geometry.impact.names) if geometry.impact else []
-    start = time.perf_counter()
-    attrs = {"simulator": "hepgan.sim", "sim_config": config.model_dump(mode="json")}
-    with (
-        ShowerWriter(out, n_cells=geometry.n_cells, geometry=config.geometry, condition_names=names, attrs=attrs) as writer,
-        tqdm(total=config.total_events, unit="shower", disable=not progress, desc="simulate") as bar,
-    ):
-        for chunk in iter_simulation(config, workers=workers):
-            writer.append(chunk)
-            summary.update(chunk)
-            bar.update(len(chunk))
-    summary.seconds = time.perf_counter() - start
-    return summary
+def simulate(config: SimConfig | None = None, *, out: str | Path | None = None, progress: bool = False,
+             workers: int = 1, **overrides):
+    """Simulate showers with the reference simulator: a :class:`ShowerData` in memory, or with
+    ``out`` a CaloChallenge-layout HDF5 file written chunk by chunk and its per-energy
+    :class:`ShowerSummary` (see :func:`hepgan.sim.simulate`)."""
+    return run_simulation(config, out=out, progress=progress, workers=workers, **overrides)
 
 
 def info(path: str | Path, geometry: str | None = None, chunk_size: int = 50_000) -> ShowerSummary:

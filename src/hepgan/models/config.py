@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from hepgan.strict import StrictModel
 
 
 def _check_layout(value: str) -> str:
@@ -29,7 +27,7 @@ def _check_layout(value: str) -> str:
     return value
 
 
-class SummaryCriticConfig(_Strict):
+class SummaryCriticConfig(StrictModel):
     """A second critic that sees physics summaries (total and per-layer energy) of the showers."""
 
     layout: str = "DENSE|64|LEAKYRELU, DENSE|64|LEAKYRELU, DENSE|1|LINEAR"
@@ -39,7 +37,7 @@ class SummaryCriticConfig(_Strict):
     _layout_parses = field_validator("layout")(classmethod(lambda cls, v: _check_layout(v)))
 
 
-class CaloConfig(_Strict):
+class CaloConfig(StrictModel):
     """Options of the ``calo_wgan`` family's hierarchical shower features (see hepgan.models.calo)."""
 
     degree: int = Field(3, ge=0, le=6, description="polynomial degree of the condition-dependent standardisation "
@@ -138,7 +136,7 @@ class CaloConfig(_Strict):
         return {True: "all", False: "none"}.get(value, value) if isinstance(value, bool) else value
 
 
-class LayeredConfig(_Strict):
+class LayeredConfig(StrictModel):
     """Sizes of the ``layered_wgan`` family's networks (see hepgan.models.layered)."""
 
     width: int = Field(256, ge=8, description="units of every hidden layer")
@@ -151,7 +149,7 @@ class LayeredConfig(_Strict):
                                                       "for each layer")
 
 
-class ProjectionConfig(_Strict):
+class ProjectionConfig(StrictModel):
     """Options of the ``cgan_proj`` family (projection discriminator, optional auxiliary classifier)."""
 
     loss: Literal["hinge", "bce"] = Field("hinge", description="adversarial loss on the critic's logits")
@@ -161,7 +159,7 @@ class ProjectionConfig(_Strict):
                                                    "in the critic: bounds its Lipschitz constant without a penalty")
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     family: str = "cwgan_gp"
     generator: str = "calo-g"
     critic: str = "calo-d"
@@ -183,12 +181,3 @@ class ModelConfig(_Strict):
                                    "wrong label also count as fakes (matching-aware critic), with this weight")
 
     _layouts_parse = field_validator("generator", "critic")(classmethod(lambda cls, v: _check_layout(v)))
-
-    @field_validator("family")
-    @classmethod
-    def _known_family(cls, value):
-        from hepgan.models import list_families
-
-        if value not in list_families():
-            raise ValueError(f"unknown model family {value!r}; valid: {', '.join(list_families())}")
-        return value

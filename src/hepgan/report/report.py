@@ -158,7 +158,7 @@ def _fresh_response_pairs(gen_model, config, per_energy: int, seed: int) -> tupl
     """(generated, reference) for the response table: ``per_energy`` new reference-simulator
     showers at each simulated energy, from a seed the training data never used, and as many
     generated showers for their conditions."""
-    from hepgan.api import simulate
+    from hepgan.sim import simulate
 
     sim = config.data.simulate
     if sim is None:

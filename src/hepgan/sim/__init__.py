@@ -1,6 +1,6 @@
 """The reference shower simulator (GFLASH-style electromagnetic showers), standing in for Geant4."""
 
-from hepgan.sim.config import SEED_ENERGIES_GEV, SimConfig
+from hepgan.sim.config import SEED_ENERGIES_GEV, SimConfig, load_sim_config
 from hepgan.sim.spectra import SPECTRA, Spectrum, get_spectrum
 from hepgan.sim.simulate import (
     ShowerTruth,
@@ -12,5 +12,5 @@ from hepgan.sim.simulate import (
 
 __all__ = [
     "SEED_ENERGIES_GEV", "SPECTRA", "ShowerTruth", "SimConfig", "Spectrum", "event_conditions", "get_spectrum",
-    "iter_simulation", "simulate", "simulate_with_truth",
+    "iter_simulation", "load_sim_config", "simulate", "simulate_with_truth",
 ]

@@ -8,11 +8,15 @@ parameters in the sampling case and leaves ln Z out of the spot count).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
+from hepgan.data.files import read_yaml_mapping
+from hepgan.errors import ConfigError
 from hepgan.sim.spectra import SPECTRA, Spectrum, get_spectrum
+from hepgan.strict import StrictModel, validation_problems
 
 SEED_ENERGIES_GEV = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 65.0, 131.0, 262.0)
 SUPPORTED_PARTICLES = ("photon", "electron", "positron")
@@ -21,7 +25,7 @@ ENERGY_LIMITS_GEV = (0.05, 10_000.0)
 ENERGY_FIELDS = ("spectrum", "energies_gev", "energy_range_gev")
 
 
-class _Strict(BaseModel):
+class _Strict(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -212,3 +216,13 @@ def replace_energy_fields(values: dict, overrides: dict) -> dict:
     merged = {k: v for k, v in values.items() if k not in replaced}
     merged.update(overrides)
     return merged
+
+
+def load_sim_config(path: str | Path | None = None, **overrides) -> SimConfig:
+    """A SimConfig from an optional YAML file, with keyword overrides on top; errors name the field."""
+    values: dict = read_yaml_mapping(path, "simulator config") if path is not None else {}
+    values = replace_energy_fields(values, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        return SimConfig(**values)
+    except ValidationError as exc:
+        raise ConfigError(f"{path or 'simulator config'}: {validation_problems(exc)}") from None

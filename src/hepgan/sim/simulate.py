@@ -17,15 +17,20 @@ bounded whatever the geometry.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
 from scipy.special import gammainc
+from tqdm import tqdm
 
+from hepgan.data.hdf5 import ShowerWriter
 from hepgan.data.showers import ShowerData, chunk_rows
+from hepgan.data.summary import ShowerSummary
 from hepgan.geometry import Geometry, GridLayer, PolarLayer, get_geometry
-from hepgan.sim.config import SimConfig, replace_energy_fields
+from hepgan.sim.config import SimConfig, load_sim_config, replace_energy_fields
 from hepgan.sim.profiles import (
     annulus_fractions,
     radial_parameters,
@@ -208,10 +213,33 @@ def _in_processes(jobs: list, workers: int):
             yield pending.popleft().result()
 
 
-def simulate(config: SimConfig | None = None, **overrides) -> ShowerData:
-    """Simulate the configured showers in memory. ``overrides`` replace config fields."""
+def simulate(config: SimConfig | None = None, *, out: str | Path | None = None, progress: bool = False,
+             workers: int = 1, **overrides) -> ShowerData | ShowerSummary:
+    """Simulate the configured showers; ``overrides`` replace config fields.
+
+    Without ``out`` the showers are returned as a :class:`ShowerData`. With ``out`` they are
+    streamed chunk by chunk into a CaloChallenge-layout HDF5 file (atomically: the file appears
+    only when complete) and the per-energy :class:`ShowerSummary` is returned. ``workers``
+    processes share the work; the showers do not depend on it.
+    """
     config = _resolve(config, overrides)
-    return ShowerData.concat(list(iter_simulation(config)))
+    if out is None:
+        return ShowerData.concat(list(iter_simulation(config, workers=workers)))
+    geometry = get_geometry(config.geometry)
+    summary = ShowerSummary(config.geometry)
+    names = list(geometry.impact.names) if geometry.impact else []
+    start = time.perf_counter()
+    attrs = {"simulator": "hepgan.sim", "sim_config": config.model_dump(mode="json")}
+    with (
+        ShowerWriter(out, n_cells=geometry.n_cells, geometry=config.geometry, condition_names=names, attrs=attrs) as writer,
+        tqdm(total=config.total_events, unit="shower", disable=not progress, desc="simulate") as bar,
+    ):
+        for chunk in iter_simulation(config, workers=workers):
+            writer.append(chunk)
+            summary.update(chunk)
+            bar.update(len(chunk))
+    summary.seconds = time.perf_counter() - start
+    return summary
 
 
 def simulate_with_truth(config: SimConfig | None = None, **overrides) -> tuple[ShowerData, ShowerTruth]:
@@ -224,5 +252,5 @@ def simulate_with_truth(config: SimConfig | None = None, **overrides) -> tuple[S
 def _resolve(config: SimConfig | None, overrides: dict) -> SimConfig:
     config = config or SimConfig()
     if overrides:
-        config = SimConfig(**replace_energy_fields(config.model_dump(), overrides))
+        config = load_sim_config(None, **replace_energy_fields(config.model_dump(), overrides))
     return config

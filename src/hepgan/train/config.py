@@ -12,19 +12,16 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hepgan.data.files import read_yaml_mapping
 from hepgan.errors import ConfigError
 from hepgan.models.config import ModelConfig
 from hepgan.sim.config import SimConfig
+from hepgan.strict import StrictModel, validation_problems
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ShowerDataConfig(_Strict):
+class ShowerDataConfig(StrictModel):
     """Showers from a file (any format hepgan reads) or simulated on the fly (cached by config hash)."""
 
     kind: Literal["showers"] = "showers"
@@ -50,7 +47,7 @@ class ShowerDataConfig(_Strict):
         return self
 
 
-class ImageDataConfig(_Strict):
+class ImageDataConfig(StrictModel):
     """Images from MNIST IDX files (a directory holding train-/t10k- files)."""
 
     kind: Literal["images"] = "images"
@@ -61,7 +58,7 @@ class ImageDataConfig(_Strict):
     validation_fraction: float = Field(0.1, ge=0.0, lt=1.0)
 
 
-class OptimConfig(_Strict):
+class OptimConfig(StrictModel):
     name: Literal["adam", "rmsprop"] = "adam"
     lr_g: float = Field(1e-4, gt=0.0)
     lr_d: float = Field(1e-4, gt=0.0)
@@ -76,7 +73,7 @@ class OptimConfig(_Strict):
         return value
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(StrictModel):
     steps: int = Field(1000, ge=1, description="generator updates")
     batch_size: int = Field(256, ge=1)
     n_critic: int = Field(5, ge=1, description="critic updates per generator update")
@@ -91,7 +88,7 @@ class ScheduleConfig(_Strict):
                                                                    "before `steps`; the run is then marked cut short")
 
 
-class EvalConfig(_Strict):
+class EvalConfig(StrictModel):
     every: int = Field(0, ge=0, description="steps between validations; 0 = never")
     metrics: list[str] = Field(default_factory=list)
     select: str | None = Field(None, description="metric output that picks the best checkpoint")
@@ -99,12 +96,12 @@ class EvalConfig(_Strict):
     n_generated: int = Field(2000, ge=1)
 
 
-class CheckpointConfig(_Strict):
+class CheckpointConfig(StrictModel):
     every: int = Field(500, ge=1)
     keep_last: int = Field(3, ge=1)
 
 
-class LogConfig(_Strict):
+class LogConfig(StrictModel):
     every: int = Field(20, ge=1)
     progress: bool = True
     tensorboard: bool = Field(False, description="also write losses and metrics for TensorBoard (pip install tensorboard)")
@@ -112,7 +109,7 @@ class LogConfig(_Strict):
     n_samples: int = Field(64, ge=1)
 
 
-class NanConfig(_Strict):
+class NanConfig(StrictModel):
     policy: Literal["restore", "stop"] = "restore"
     lr_factor: float = Field(0.5, gt=0.0, lt=1.0)
     max_retries: int = Field(3, ge=0)
@@ -123,7 +120,7 @@ class NanConfig(_Strict):
     spike_window: int = Field(200, ge=10)
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     run_dir: str = "runs/default"
     seed: int = Field(0, ge=0)
     threads: Annotated[int, Field(ge=1)] | Literal["auto"] | None = Field(
@@ -139,6 +136,15 @@ class TrainConfig(_Strict):
     log: LogConfig = LogConfig()
     nan: NanConfig = NanConfig()
 
+    @field_validator("model")
+    @classmethod
+    def _known_family(cls, value: ModelConfig) -> ModelConfig:
+        from hepgan.models import list_families
+
+        if value.family not in list_families():
+            raise ValueError(f"unknown model family {value.family!r}; valid: {', '.join(list_families())}")
+        return value
+
     @field_validator("preprocessing")
     @classmethod
     def _transforms_exist(cls, value):
@@ -150,7 +156,7 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self):
-        from hepgan.train.callbacks import list_validation_metrics
+        from hepgan.train.validation import list_validation_metrics
 
         known = list_validation_metrics()
         outputs = []
@@ -190,8 +196,7 @@ def saved_fingerprint(state: dict) -> str | None:
 
 
 def validation_message(exc: ValidationError, source: str) -> str:
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
-    return f"{source}: {problems}"
+    return f"{source}: {validation_problems(exc)}"
 
 
 def load_train_config(source: str | Path | dict, **overrides) -> TrainConfig:

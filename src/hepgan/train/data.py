@@ -142,7 +142,7 @@ def shower_file(cfg: ShowerDataConfig) -> Path | None:
 
         path = Path(cfg.path)
         return path if path.is_file() and detect_format(path) == "hdf5" and not is_calogan_file(path) else None
-    from hepgan.api import simulate
+    from hepgan.sim import simulate
 
     cache = simulation_cache_path(cfg)
     if not cache.exists():

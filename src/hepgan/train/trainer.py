@@ -29,7 +29,7 @@ from hepgan.data.files import temp_path_for
 from hepgan.errors import ConfigError, HepganError
 from hepgan.models import build_model
 from hepgan.models.quantile_map import QuantileMaps
-from hepgan.train.callbacks import Callback, ValidationSamples, validation_metric
+from hepgan.train.callbacks import Callback
 from hepgan.train.checkpoint import CheckpointDir, load_checkpoint, save_checkpoint
 from hepgan.train.config import TrainConfig, saved_fingerprint
 from hepgan.train.data import PreparedData, prepare_data
@@ -38,6 +38,7 @@ from hepgan.train.divergence import LossSpikeDetector
 from hepgan.train.outcome import cut_short_note, minutes, write_outcome
 from hepgan.train.rng import capture_rng, restore_rng, seed_everything
 from hepgan.train.threads import ThreadChoice, choose_threads, use_threads
+from hepgan.train.validation import ValidationSamples, validation_metric
 
 ESTIMATE_WARMUP = 5  # steps before the speed is measured (first-call costs)
 ESTIMATE_STEPS = 20  # steps measured before the estimate of the finish

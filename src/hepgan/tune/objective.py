@@ -2,9 +2,9 @@
 
 An objective is a validation metric the trainer computes (``resolution_error`` from the
 ``response`` metric, ``inception_score`` from ``inception``, ...) taken at its best or its last
-validation, or a metric of the final evaluation, ``evaluate.<key>`` with a key of the summary
-of :func:`hepgan.api.evaluate` (``auc_high_level``, ``fpd``, ...): the run's selected generator
-against its validation showers. Trials are pruned on a validation metric, reported to the
+validation, or a metric of the final evaluation, ``evaluate.<key>`` with a key of the summary of
+:func:`hepgan.metrics.physics.evaluate_files` (``auc_high_level``, ``fpd``, ...): the run's selected
+generator against its validation showers. Trials are pruned on a validation metric, reported to the
 Optuna trial at every validation; :class:`PruneOnValidation` raises ``optuna.TrialPruned``
 from ``on_validation``, which the trainer lets through after closing its log (the run keeps its
 last checkpoint), so the trial stops cleanly.
@@ -17,22 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from hepgan.errors import ConfigError
+from hepgan.strict import StrictModel
 from hepgan.geometry.base import DERIVED_CONDITIONS
 from hepgan.train import Callback, TrainConfig
-from hepgan.train.callbacks import list_validation_metrics
+from hepgan.train.validation import list_validation_metrics
 
 EVALUATE_KEYS = ("auc_high_level", "auc_low_level", "fpd", "kpd", "mean_separation_power",
                  "mean_separation_power_per_energy")
 EVALUATE_PREFIX = "evaluate."
 
 
-class ObjectiveSpec(BaseModel):
+class ObjectiveSpec(StrictModel):
     """``objective:`` of a search (or, optional, of a study) file."""
-
-    model_config = ConfigDict(extra="forbid")
 
     metric: str
     direction: Literal["minimize", "maximize"] = "minimize"
@@ -149,12 +148,12 @@ def objective_value(objective: ObjectiveSpec, trainer, history: ValidationHistor
 
 
 def evaluate_run(trainer, keys: list[str], max_events: int, seed: int) -> dict[str, float]:
-    """Summary metrics of :func:`hepgan.api.evaluate` for the run's selected generator (best
-    checkpoint, else last) against the run's validation showers."""
+    """Summary metrics of :func:`hepgan.metrics.physics.evaluate_files` for the run's selected
+    generator (best checkpoint, else last) against the run's validation showers."""
     import numpy as np
 
-    from hepgan.api import evaluate
     from hepgan.data.showers import ShowerData
+    from hepgan.metrics.physics.files import evaluate_files
     from hepgan.train.generator import TrainedGenerator
 
     data = trainer.data
@@ -170,7 +169,7 @@ def evaluate_run(trainer, keys: list[str], max_events: int, seed: int) -> dict[s
     reference = ShowerData(data.to_physical(val.x[:n].numpy(), energies).astype(np.float32), energies, extra,
                            data.geometry, source="validation showers")
     generated.conditions = {k: v for k, v in generated.conditions.items() if k in extra}
-    result = evaluate(generated, reference, classifier=any(k.startswith("auc") for k in keys),
+    result = evaluate_files(generated, reference, classifier=any(k.startswith("auc") for k in keys),
                       per_energy="mean_separation_power_per_energy" in keys,
                       seed=seed)
     summary = result["summary"]

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from hepgan.data.files import read_yaml_mapping
 from hepgan.errors import ConfigError
+from hepgan.strict import StrictModel
 from hepgan.train import load_train_config
 from hepgan.tune import runner, table
 from hepgan.tune import storage as stores
@@ -46,10 +47,8 @@ from hepgan.tune.spec import SpecFile
 KEYS = ["study", "config", "run_dir", "set", "trials", "objective", "space", "pruner", "sampler"]
 
 
-class PrunerSpec(BaseModel):
+class PrunerSpec(StrictModel):
     """``pruner:``: how unpromising trials are stopped on their intermediate validation metric."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["median", "percentile", "hyperband", "threshold", "none"] = "median"
     startup_trials: int = Field(5, ge=0, description="trials that run to the end before any is pruned")
@@ -77,10 +76,8 @@ class PrunerSpec(BaseModel):
         return p.NopPruner()
 
 
-class SamplerSpec(BaseModel):
+class SamplerSpec(StrictModel):
     """``sampler:``: how trial values are chosen."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["tpe", "random"] = "tpe"
     seed: int | None = Field(None, ge=0, description="reproducible suggestions for a single local worker")

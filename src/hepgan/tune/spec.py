@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from hepgan.errors import ConfigError
+from hepgan.strict import validation_problems
 
 
 class SpecFile:
@@ -71,8 +72,7 @@ class SpecFile:
         """A pydantic error on a section of this file, pointing at the first bad key's line."""
         first = exc.errors()[0]
         keys = (*prefix, *first["loc"])
-        problems = "; ".join(f"{'.'.join(str(p) for p in (*prefix, *e['loc']))}: {e['msg']}" for e in exc.errors())
-        return ConfigError(f"{self.where(*keys)}: {problems}")
+        return ConfigError(f"{self.where(*keys)}: {validation_problems(exc, prefix)}")
 
     def resolve(self, name: str, keys: tuple) -> Path:
         """A file this spec names: relative to the working directory, else to this file's folder."""

@@ -3,12 +3,8 @@
 Each metric is a pure function on arrays (probabilities or embeddings -> score, float64) with a
 convenience on images layered on top. Images are intensities 0..255 by default (hepgan's physical
 units for images), shaped (N, 784), (N, 28, 28) or (N, 1, 28, 28); see :mod:`.lenet`.
-
-Importing this package also registers the trainer validation metrics ``inception``,
-``image_prd`` and ``image_prdc`` (see :mod:`.validation`).
 """
 
-from hepgan.metrics.image import validation as _validation  # noqa: F401  (registers validation metrics)
 from hepgan.metrics.image.accuracy import LabelAccuracy, accuracy_from_predictions, class_histogram, label_accuracy
 from hepgan.metrics.image.fid import fid, frechet_distance, frechet_distance_from_features, gaussian_stats
 from hepgan.metrics.image.inception import Score, inception_score, inception_score_from_probs

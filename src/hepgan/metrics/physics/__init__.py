@@ -2,8 +2,7 @@
 classifier AUC and the energy response, each a pure function on arrays, and
 :func:`evaluate_showers` running them all (:func:`evaluate_files` for files read in chunks).
 
-Nothing here imports torch or scikit-learn until a classifier is trained. The trainer's
-validation metrics live in :mod:`hepgan.metrics.physics.validation` (importing it registers them).
+Nothing here imports torch or scikit-learn until a classifier is trained.
 """
 
 from hepgan.metrics.physics.compare import compare_samples, separation_power

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-import hepgan.metrics.physics.validation  # noqa: F401  (registers the metrics)
 from hepgan.errors import ConfigError
-from hepgan.train.callbacks import (
+from hepgan.train.validation import (
     ValidationSamples,
     list_validation_metrics,
     validation_metric,

@@ -7,10 +7,9 @@ import math
 import numpy as np
 import pytest
 
-import hepgan.metrics.image  # noqa: F401  (registers the validation metrics)
 from hepgan.errors import ConfigError
 from hepgan.train import Trainer, ValidationSamples, load_train_config
-from hepgan.train.callbacks import list_validation_metrics, validation_metric
+from hepgan.train.validation import list_validation_metrics, validation_metric
 from tests.helpers import image_config
 
 OUTPUTS = {

@@ -1,10 +1,11 @@
-"""Physics metrics the trainer can pick checkpoints by (``eval.metrics: [physics]``).
+"""Shower metrics the trainer can pick checkpoints by (``eval.metrics: [response, physics]``).
 
-Importing this module registers them with :func:`hepgan.train.callbacks.register_validation_metric`;
-the heavy pieces are imported only when a metric runs. Every output is lower-is-better
-(``eval.mode: min``): separation powers, FPD and KPD are distances, and ``high_level_auc`` is
+Importing this module registers them; the metric code is imported only when a metric runs.
+Every output is lower-is-better (``eval.mode: min``): separation powers, FPD and KPD are distances, and ``high_level_auc`` is
 reported as 0.5 + |AUC - 0.5| (the usual AUC whenever the classifier beats chance), so 0.5 is best.
 
+- ``response``: mean over incident energies of the relative error of the mean response
+  E_dep / E (``response_error``) and of its relative width (``resolution_error``).
 - ``physics``: mean and max separation power over the summary observables (whole sample), FPD
   and KPD on the standardised observables (no error estimates, to stay cheap).
 - ``physics_auc`` (slower: trains boosted trees): the high-level classifier AUC, on one thread
@@ -16,7 +17,36 @@ from __future__ import annotations
 import numpy as np
 
 from hepgan.errors import ConfigError
-from hepgan.train.callbacks import ValidationSamples, register_validation_metric
+from hepgan.train.validation.registry import ValidationSamples, register_validation_metric
+
+
+@register_validation_metric("response", ("response_error", "resolution_error"))
+def response_metric(samples: ValidationSamples) -> dict[str, float]:
+    """Energy response and resolution per incident energy: mean over energies of
+    |<E_tot/E>_gen / <E_tot/E>_ref - 1| and |width_gen / width_ref - 1| (width = std/mean)."""
+    if samples.kind != "showers" or "energy" not in samples.conditions:
+        raise ConfigError("validation metric 'response' needs shower data conditioned on energy")
+    energy = samples.conditions["energy"]
+    gen = samples.generated.sum(axis=1) / energy
+    ref = samples.reference.sum(axis=1) / energy
+    keys = np.round(np.log(energy), 3)
+    values = np.unique(keys)
+    if len(values) > 20:  # continuous spectrum: use 10 quantile bins of ln E
+        edges = np.quantile(keys, np.linspace(0, 1, 11))
+        keys = np.clip(np.searchsorted(edges, keys, side="right") - 1, 0, 9)
+        values = np.unique(keys)
+    resp, reso = [], []
+    for key in values:
+        sel = keys == key
+        if sel.sum() < 5:
+            continue
+        g, r = gen[sel], ref[sel]
+        resp.append(abs(g.mean() / r.mean() - 1.0))
+        width_g, width_r = g.std() / abs(g.mean()), r.std() / abs(r.mean())
+        reso.append(abs(width_g / width_r - 1.0) if width_r > 0 else 0.0)
+    if not resp:
+        raise ConfigError("validation metric 'response': fewer than 5 validation showers per energy")
+    return {"response_error": float(np.mean(resp)), "resolution_error": float(np.mean(reso))}
 
 
 def _observables(samples: ValidationSamples, metric: str):
@@ -78,4 +108,4 @@ def physics_auc_metric(samples: ValidationSamples) -> dict[str, float]:
     return {"high_level_auc": 0.5 + abs(result["auc"] - 0.5)}
 
 
-__all__ = ["physics_auc_metric", "physics_metric"]
+__all__ = ["physics_auc_metric", "physics_metric", "response_metric"]

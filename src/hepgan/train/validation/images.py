@@ -9,7 +9,7 @@ Registered names (``eval.metrics`` in a config) and what they return:
 - ``image_prd``: ``prd_auc``, ``prd_f8`` (recall-like), ``prd_f1_8`` (precision-like)
 - ``image_prdc``: ``prdc_precision``, ``prdc_recall``, ``prdc_density``, ``prdc_coverage`` (k = 5)
 
-Importing this module only registers names; the LeNet and the metric code load on first use.
+Importing this module only registers the names; the LeNet and the metric code load on first use.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from hepgan.errors import ConfigError
-from hepgan.train.callbacks import ValidationSamples, register_validation_metric
+from hepgan.train.validation.registry import ValidationSamples, register_validation_metric
 
 INCEPTION_SPLITS = 10
 
