@@ -91,6 +91,21 @@ class GANModel(nn.Module):
                              persistent=False)
         self.refresh_references()
 
+    # -- calibrations fitted after training ---------------------------------------------------
+    def has_calibration(self) -> bool:
+        """Whether the generator carries calibrations that are fitted after training (default: none)."""
+        return False
+
+    def reset_calibration(self, generator: nn.Module) -> None:
+        """Put the calibrations of ``generator`` (this model's generator or a copy with other weights,
+        such as the weight average) back to the identity (default: there are none)."""
+
+    def calibrate(self, generator: nn.Module, x: torch.Tensor, cond: torch.Tensor | None,
+                  seed: int = 0) -> dict[str, dict]:
+        """Fit the calibrations of ``generator`` to the training samples ``x``; returns what each fit
+        returned, by name (default: there are none, so {})."""
+        return {}
+
     def refresh_references(self) -> None:
         """Recompute every VBN layer's reference statistics with the current weights (the trainer's
         families call this before each update, as VBN prescribes)."""

@@ -28,7 +28,6 @@ from tqdm import tqdm
 from hepgan.data.files import temp_path_for
 from hepgan.errors import ConfigError, HepganError
 from hepgan.models import build_model
-from hepgan.models.quantile_map import QuantileMaps
 from hepgan.train.callbacks import Callback
 from hepgan.train.checkpoint import CheckpointDir, load_checkpoint, save_checkpoint
 from hepgan.train.config import TrainConfig, saved_fingerprint
@@ -98,11 +97,6 @@ class Estimate:
                      f"fewer steps (--set schedule.steps={within}), more time "
                      f"(--set schedule.time_limit_s={math.ceil(self.total_s * 1.2)}), or free cores")
         return text
-
-
-def _calibrations(generator) -> list[QuantileMaps]:
-    """The calibrations fitted after training that ``generator`` carries (none for most models)."""
-    return [m for m in generator.modules() if isinstance(m, QuantileMaps)] if generator is not None else []
 
 
 class Trainer:
@@ -225,8 +219,9 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         # a checkpoint may carry calibrations fitted after its training ended; training goes on
         # from the raw generator, and they are fitted again at the end
-        for calibration in _calibrations(self.model.generator) + _calibrations(self.ema):
-            calibration.reset()
+        self.model.reset_calibration(self.model.generator)
+        if self.ema is not None:
+            self.model.reset_calibration(self.ema)
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.lr_scale, self.nan_retries = state["lr_scale"], state["nan_retries"]
         self.best, self.last_metrics = state["best"], state["last_metrics"]
@@ -552,8 +547,7 @@ class Trainer:
         """Fit the calibrations (calo.calibrate_layers, calo.calibrate_response) of the generator
         that report, generate and export use (the best checkpoint's, else the last's; its weight
         average when there is one) on the training showers, and rewrite that checkpoint with them."""
-        calibrate = getattr(self.model, "calibrate", None)
-        if calibrate is None or not _calibrations(self.model.generator):
+        if not self.model.has_calibration():
             return
         path = self.checkpoints.best if self.checkpoints.best.exists() else self.checkpoints.last
         if not path.exists():
@@ -566,7 +560,7 @@ class Trainer:
         else:
             generator.load_state_dict({k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)})
         x, cond, _ = self.data.train.fitting_rows()
-        calibrate(generator, x, cond, seed=self.config.seed)
+        self.model.calibrate(generator, x, cond, seed=self.config.seed)
         fitted = generator.state_dict()
         if averaged:
             state["ema"] = fitted

@@ -6,13 +6,13 @@ response calibration, into the checkpoint that report and generate use."""
 import pytest
 import torch
 
-from hepgan.models.layer_calibration import LayerCalibration
-from hepgan.models.quantile_map import LEVELS
+from hepgan.models.calo.layer_calibration import LayerCalibration
+from hepgan.models.calo.quantile_map import LEVELS
 from hepgan.train import Trainer, load_train_config
 from hepgan.train.checkpoint import load_checkpoint
 from hepgan.train.generator import TrainedGenerator
 from tests.helpers import shower_config
-from tests.models.test_calo import CALO_MODEL
+from tests.models.calo.test_calo import CALO_MODEL
 
 SIZES = [2, 3, 4]
 SHARES = [torch.tensor([0.3, 0.7]), torch.tensor([0.2, 0.5, 0.3]), torch.tensor([0.1, 0.2, 0.3, 0.4])]

@@ -1,5 +1,5 @@
 """Per-energy monotone quantile maps, the machinery behind the calibrations fitted after training
-(:mod:`hepgan.models.response_calibration`, :mod:`hepgan.models.layer_calibration`).
+(:mod:`hepgan.models.calo.response_calibration`, :mod:`hepgan.models.calo.layer_calibration`).
 
 At each calibration point (a training energy, or a quantile bin of a continuous spectrum) a
 quantity's generated quantiles are mapped piecewise-linearly onto the training data's; beyond the

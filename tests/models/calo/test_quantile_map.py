@@ -3,7 +3,7 @@ point, monotone, mixed linearly in the energy, identity where a point has too fe
 
 import torch
 
-from hepgan.models.quantile_map import MAX_POINTS, MIN_SHOWERS, QuantileMaps
+from hepgan.models.calo.quantile_map import MAX_POINTS, MIN_SHOWERS, QuantileMaps
 
 
 def test_each_channel_and_energy_gets_its_own_map_and_sparse_points_stay_the_identity():

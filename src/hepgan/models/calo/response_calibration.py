@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-from hepgan.models.quantile_map import LEVELS, MAX_POINTS, QuantileMaps
+from hepgan.models.calo.quantile_map import LEVELS, MAX_POINTS, QuantileMaps
 
 MIN_FACTOR = 0.05  # a calibrated shower keeps at least this share of its generated energy
 

@@ -17,14 +17,14 @@ from collections.abc import Callable
 
 import torch
 
-from hepgan.models.quantile_map import QuantileMaps
+from hepgan.models.calo.quantile_map import QuantileMaps
 
 MIN_FACTOR = 0.05  # a calibrated layer keeps at least this share of its generated fraction
 
 
 class LayerCalibration(QuantileMaps):
     """Layer fractions -> one monotone map per calibration point and layer (see
-    :class:`~hepgan.models.quantile_map.QuantileMaps`). A layer the generator left empty stays
+    :class:`~hepgan.models.calo.quantile_map.QuantileMaps`). A layer the generator left empty stays
     empty and an occupied one stays occupied (the map's tails cannot empty it). The identity
     until :meth:`fit`."""
 

@@ -6,12 +6,12 @@ that report and generate use."""
 import pytest
 import torch
 
-from hepgan.models.response_calibration import MAX_POINTS, ResponseCalibration
+from hepgan.models.calo.response_calibration import MAX_POINTS, ResponseCalibration
 from hepgan.train import Trainer, load_train_config
 from hepgan.train.checkpoint import load_checkpoint
 from hepgan.train.generator import TrainedGenerator
 from tests.helpers import shower_config
-from tests.models.test_calo import CALO_MODEL
+from tests.models.calo.test_calo import CALO_MODEL
 
 SHARES = torch.tensor([0.1, 0.3, 0.6])
 
