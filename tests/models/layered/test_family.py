@@ -74,6 +74,20 @@ def test_energy_features_are_standardised_at_each_incident_energy():
     assert raw[energies < 10_000].std() > 4 * raw[energies > 100_000].std()
 
 
+def test_an_untrained_generator_already_has_the_deposited_energy_spread_of_the_data():
+    """The standardised deposited energy is a noise component plus the network's correction: before
+    any training its width given the incident energy is the data's, at low and high energies."""
+    model, x, cond, energies = _fitted("calochallenge-2", n=3000)
+    n_layers = len(get_geometry("calochallenge-2").layers)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        fake = model.generate(model.sample_latent(len(cond)), cond)
+        generated = model.clean_view(fake, cond)[:, n_layers].numpy()
+        real = model.clean_view(x, cond)[:, n_layers].numpy()
+    for part in (energies < 10_000, energies > 100_000):
+        assert generated[part].std() == pytest.approx(real[part].std(), rel=0.25)
+
+
 def test_threshold_empties_small_cells_and_keeps_each_layer_energy():
     rows = torch.tensor([[[0.50, 0.30, 0.15, 0.05]],   # two cells below 0.2: their energy goes to the others
                          [[0.18, 0.19, 0.17, 0.16]],   # all below, layer above: the largest cell keeps it all
