@@ -1,10 +1,15 @@
-"""run.json: how a training run ended (steps done of planned, whether its time guard cut it short,
-its speed and threads), for the summary, the report and whoever picks the run up later."""
+"""How a training run will end and how it ended: the estimate printed after its first steps
+(speed, expected finish, whether its time guard would cut it short), and run.json (steps done of
+planned, whether it was cut short, its speed and threads) for the summary, the report and
+whoever picks the run up later."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from hepgan.data.files import temp_path_for
@@ -14,6 +19,45 @@ OUTCOME_FILE = "run.json"
 
 def minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How fast a run trains and when it will end, measured on its first steps."""
+
+    steps_per_s: float
+    elapsed_s: float  # training time so far
+    remaining_s: float  # to schedule.steps at this speed
+    planned: int
+    time_limit_s: float | None
+
+    @property
+    def total_s(self) -> float:
+        return self.elapsed_s + self.remaining_s
+
+    @property
+    def cut_short(self) -> bool:
+        """Whether the time guard would stop the run before its planned steps."""
+        return self.time_limit_s is not None and self.total_s > self.time_limit_s
+
+    def steps_within_limit(self) -> int:
+        return int(self.steps_per_s * (self.time_limit_s or 0.0))
+
+    @property
+    def finish(self) -> str:
+        """The wall-clock time (HH:MM) the run should end at."""
+        return time.strftime("%H:%M", time.localtime(time.time() + self.remaining_s))
+
+    def describe(self) -> str:
+        text = (f"{self.steps_per_s:.2f} steps/s; {self.planned:,} steps take about {minutes(self.total_s)} "
+                f"(until {self.finish})")
+        if self.cut_short:
+            within = self.steps_within_limit()
+            text += (f"\nwarning: that is past schedule.time_limit_s ({minutes(self.time_limit_s)}): the run would "
+                     f"stop near step {within:,} of {self.planned:,}, with a worse model than planned. Options: "
+                     f"fewer steps (--set schedule.steps={within}), more time "
+                     f"(--set schedule.time_limit_s={math.ceil(self.total_s * 1.2)}), or free cores")
+        return text
 
 
 def cut_short_note(steps: int, planned: int, time_limit_s: float | None) -> str:
@@ -50,4 +94,4 @@ def read_outcome(run_dir: str | Path) -> dict | None:
         return None
 
 
-__all__ = ["OUTCOME_FILE", "cut_short_note", "describe_outcome", "minutes", "read_outcome", "write_outcome"]
+__all__ = ["OUTCOME_FILE", "Estimate", "cut_short_note", "describe_outcome", "minutes", "read_outcome", "write_outcome"]

@@ -34,7 +34,7 @@ from hepgan.train.config import TrainConfig, saved_fingerprint
 from hepgan.train.data import PreparedData, prepare_data
 from hepgan.train.distributed import DataParallel
 from hepgan.train.divergence import LossSpikeDetector
-from hepgan.train.outcome import cut_short_note, minutes, write_outcome
+from hepgan.train.outcome import Estimate, cut_short_note, minutes, write_outcome
 from hepgan.train.rng import capture_rng, restore_rng, seed_everything
 from hepgan.train.threads import ThreadChoice, choose_threads, use_threads
 from hepgan.train.validation import ValidationSamples, validation_metric
@@ -58,45 +58,6 @@ class TrainResult:
     planned: int = 0  # schedule.steps
     cut_short: bool = False  # stopped by schedule.time_limit_s before ``planned``
     trained: int = 0  # steps trained by this call (fewer than ``steps`` when it resumed a run)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """How fast a run trains and when it will end, measured on its first steps."""
-
-    steps_per_s: float
-    elapsed_s: float  # training time so far
-    remaining_s: float  # to schedule.steps at this speed
-    planned: int
-    time_limit_s: float | None
-
-    @property
-    def total_s(self) -> float:
-        return self.elapsed_s + self.remaining_s
-
-    @property
-    def cut_short(self) -> bool:
-        """Whether the time guard would stop the run before its planned steps."""
-        return self.time_limit_s is not None and self.total_s > self.time_limit_s
-
-    def steps_within_limit(self) -> int:
-        return int(self.steps_per_s * (self.time_limit_s or 0.0))
-
-    @property
-    def finish(self) -> str:
-        """The wall-clock time (HH:MM) the run should end at."""
-        return time.strftime("%H:%M", time.localtime(time.time() + self.remaining_s))
-
-    def describe(self) -> str:
-        text = (f"{self.steps_per_s:.2f} steps/s; {self.planned:,} steps take about {minutes(self.total_s)} "
-                f"(until {self.finish})")
-        if self.cut_short:
-            within = self.steps_within_limit()
-            text += (f"\nwarning: that is past schedule.time_limit_s ({minutes(self.time_limit_s)}): the run would "
-                     f"stop near step {within:,} of {self.planned:,}, with a worse model than planned. Options: "
-                     f"fewer steps (--set schedule.steps={within}), more time "
-                     f"(--set schedule.time_limit_s={math.ceil(self.total_s * 1.2)}), or free cores")
-        return text
 
 
 class Trainer:
