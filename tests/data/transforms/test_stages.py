@@ -1,8 +1,6 @@
-"""Preprocessing transforms: exact round trips, serialisation, and rejection of bad input."""
+"""Single transform stages: exact round trips, edge values, rejection of bad input and parameters."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -17,48 +15,13 @@ from hepgan.data.transforms import (
     LogTransform,
     Pipeline,
     Standardize,
-    Transform,
-    list_transforms,
-    transform_from_dict,
-    transforms_from_json,
-    transforms_to_json,
 )
 from hepgan.errors import ConfigError, DataError, GeometryError
 from hepgan.geometry import get_geometry
+from tests.data.transforms._helpers import GEOMETRIES, _expect_data_error, assert_round_trip, make_showers
 
 # Any numpy overflow/invalid warning inside a transform is a bug, not noise.
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
-
-GEOMETRIES = ["atlas266", "calogan"]
-
-
-def make_showers(geometry: str, n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Sparse exponential cell energies (MeV), some whole layers empty, one all-empty shower.
-
-    Each shower deposits 50-99% of its incident energy, as in a sampling calorimeter, so
-    layer energy fractions lie in [0, 1].
-    """
-    geo = get_geometry(geometry)
-    rng = np.random.default_rng(seed)
-    energies = 10 ** rng.uniform(3, 6, size=(n, 1))
-    cells = rng.exponential(1.0, size=(n, geo.n_cells)) * (rng.random((n, geo.n_cells)) < 0.4)
-    for sl in geo.layer_slices:
-        cells[rng.random(n) < 0.2, sl] = 0.0
-    cells[0] = 0.0
-    totals = cells.sum(axis=1, keepdims=True)
-    scale = np.divide(rng.uniform(0.5, 0.99, size=(n, 1)) * energies, totals, out=np.zeros_like(totals), where=totals > 0)
-    return cells * scale, energies
-
-
-def assert_round_trip(back: np.ndarray, x: np.ndarray, rtol: float = 1e-10, atol_scale: float = 1e-12) -> None:
-    """Equal to ``rtol`` relative; ``atol`` is a tiny fraction of the data's largest value.
-
-    The absolute term only matters for entries many decades below the largest (subtracting a
-    fitted mean or logit's alpha costs precision there), never for the bulk of the data.
-    """
-    assert back.dtype == np.float64
-    assert back.shape == x.shape
-    np.testing.assert_allclose(back, x, rtol=rtol, atol=atol_scale * float(np.abs(x).max(initial=0.0)))
 
 
 # -- round trips ---------------------------------------------------------------------------------
@@ -85,60 +48,6 @@ def test_single_transform_round_trip(geometry, case):
     assert y.dtype == np.float64 and np.isfinite(y).all()
     assert not np.array_equal(y, x)  # it did something
     assert_round_trip(t.inverse(y, energies), x)
-
-
-@pytest.mark.parametrize("geometry", GEOMETRIES)
-@pytest.mark.parametrize(
-    "stages",
-    [
-        lambda g: [EnergyNormalize(), LogTransform(eps=1e-8), Standardize()],
-        lambda g: [LayerFractions(g), LogitTransform(), Standardize()],
-        lambda g: [LayerFractions(g), LogTransform(), Standardize()],
-    ],
-    ids=["norm-log-std", "fractions-logit-std", "fractions-log-std"],
-)
-def test_pipeline_round_trip(geometry, stages):
-    showers, energies = make_showers(geometry, seed=1)
-    pipe = Pipeline(stages(geometry)).fit(showers, energies)
-    y = pipe.forward(showers, energies)
-    assert np.isfinite(y).all()
-    # The last stage was fitted on the previous stages' output: the model space is standardised.
-    np.testing.assert_allclose(y.mean(axis=0), 0.0, atol=1e-6)
-    back = pipe.inverse(y, energies)
-    assert_round_trip(back, showers)
-    # Empty cells come back exactly empty (the hit-cell fraction is a physics observable).
-    np.testing.assert_array_equal(back == 0, showers == 0)
-    # Energies given as (N,) behave like (N, 1).
-    np.testing.assert_array_equal(pipe.forward(showers, energies[:, 0]), y)
-
-
-def test_pipeline_fits_each_stage_on_previous_output():
-    showers, energies = make_showers("atlas266", seed=2)
-    pipe = Pipeline([EnergyNormalize(), LogTransform(), Standardize()]).fit(showers, energies)
-    expected = np.log(showers / energies + 1e-6)
-    np.testing.assert_allclose(pipe.stages[2].mean, expected.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(pipe.stages[2].std, np.maximum(expected.std(axis=0), 1e-8), rtol=1e-12)
-
-
-def test_empty_pipeline_is_identity():
-    showers, energies = make_showers("atlas266", n=5)
-    pipe = Pipeline([])
-    np.testing.assert_array_equal(pipe.forward(showers), showers)
-    np.testing.assert_array_equal(pipe.inverse(showers, energies), showers)
-
-
-def test_float32_input_gives_float64_and_input_is_untouched():
-    showers, energies = make_showers("calogan", n=20)
-    x32 = showers.astype(np.float32)
-    copy = x32.copy()
-    pipe = Pipeline([LayerFractions("calogan"), LogitTransform(), Standardize()]).fit(x32, energies)
-    y = pipe.forward(x32, energies)
-    assert y.dtype == np.float64
-    np.testing.assert_array_equal(x32, copy)
-    y_copy = y.copy()
-    back = pipe.inverse(y, energies)
-    np.testing.assert_array_equal(y, y_copy)
-    assert_round_trip(back, x32.astype(np.float64))
 
 
 # -- hypothesis: exact round trips on arbitrary non-negative showers --------------------------------
@@ -180,98 +89,6 @@ def test_log_round_trip_property(data):
     # its within-layer fraction). Relative precision is lost only where those are far above it.
     atol = 1e-20 * max(energies.max(), _ATLAS.layer_energies(cells).max())
     np.testing.assert_allclose(back, cells, rtol=1e-10, atol=atol)
-
-
-# -- serialisation -----------------------------------------------------------------------------------
-def _assert_plain_json(value):
-    """Only built-in JSON types: numpy scalars would make the state depend on numpy to load."""
-    if isinstance(value, dict):
-        assert all(type(k) is str for k in value)
-        for v in value.values():
-            _assert_plain_json(v)
-    elif isinstance(value, list):
-        for v in value:
-            _assert_plain_json(v)
-    else:
-        assert type(value) in (str, float, int, bool, type(None)), type(value)
-
-
-@pytest.mark.parametrize("geometry", GEOMETRIES)
-def test_fitted_pipeline_serialisation_round_trip(geometry):
-    showers, energies = make_showers(geometry, seed=3)
-    pipe = Pipeline([LayerFractions(geometry), LogitTransform(alpha=3e-6), Standardize(min_std=1e-7)])
-    pipe.fit(showers, energies)
-    d = pipe.to_dict()
-    _assert_plain_json(d)
-    assert d["type"] == "Pipeline"
-    assert [s["type"] for s in d["stages"]] == ["LayerFractions", "LogitTransform", "Standardize"]
-    assert d["stages"][0]["geometry"] == geometry
-    assert len(d["stages"][2]["mean"]) == len(d["stages"][2]["std"]) == pipe.output_dim
-
-    loaded = transforms_from_json(transforms_to_json(pipe))
-    assert isinstance(loaded, Pipeline)
-    assert loaded.to_dict() == d
-    y = pipe.forward(showers, energies)
-    np.testing.assert_array_equal(loaded.forward(showers, energies), y)
-    # Decoding arbitrary model output (what a generator emits) is identical too.
-    z = np.random.default_rng(4).normal(size=y.shape)
-    np.testing.assert_array_equal(loaded.inverse(z, energies), pipe.inverse(z, energies))
-    np.testing.assert_array_equal(transform_from_dict(json.loads(json.dumps(d))).forward(showers, energies), y)
-
-
-@pytest.mark.parametrize(
-    "t",
-    [EnergyNormalize(scale=2.5), LogTransform(eps=1e-3), LogitTransform(alpha=0.01), LayerFractions("calogan"), Standardize()],
-    ids=lambda t: t.type_name,
-)
-def test_each_transform_serialises(t):
-    d = t.to_dict()
-    _assert_plain_json(d)
-    assert d["type"] == type(t).__name__
-    loaded = transforms_from_json(transforms_to_json(t))
-    assert type(loaded) is type(t) and loaded.to_dict() == d
-
-
-def test_unfitted_standardize_stays_unfitted_after_loading():
-    loaded = transforms_from_json(transforms_to_json(Standardize()))
-    assert not loaded.fitted
-    with pytest.raises(ConfigError, match="call fit first"):
-        loaded.forward(np.zeros((2, 3)))
-
-
-def test_registry_lists_all_transforms():
-    assert set(list_transforms()) >= {
-        "EnergyNormalize", "LayerFractions", "LogTransform", "LogitTransform", "Pipeline", "Standardize",
-    }
-
-
-@pytest.mark.parametrize(
-    "bad, match",
-    [
-        ({"type": "Whiten"}, "unknown transform 'Whiten'; valid names: EnergyNormalize"),
-        ({"eps": 1e-6}, "needs a 'type' key"),
-        ([1, 2], "must be a dict"),
-        ({"type": "LogTransform", "epsilon": 1e-6}, "LogTransform: bad description"),
-        ({"type": "LayerFractions"}, "LayerFractions: bad description"),
-        ({"type": "LogTransform", "eps": -1.0}, "eps must be a finite number > 0"),
-        ({"type": "Standardize", "min_std": 1e-8, "mean": [0.0, 1.0], "std": [1.0]}, "one length"),
-        ({"type": "Standardize", "min_std": 1e-8, "mean": [0.0], "std": [0.0]}, "std > 0"),
-        ({"type": "Standardize", "min_std": 1e-8, "mean": ["a"], "std": [1.0]}, "lists of numbers"),
-        ({"type": "Pipeline", "stages": {"type": "LogTransform"}}, "'stages' must be a list"),
-        ({"type": "Pipeline", "stages": [{"type": "Nope"}]}, "unknown transform 'Nope'"),
-        ({"type": "Pipeline", "stages": [], "extra": 1}, "unexpected keys"),
-    ],
-)
-def test_bad_descriptions_raise_config_error(bad, match):
-    with pytest.raises(ConfigError, match=match):
-        transform_from_dict(bad)
-
-
-def test_bad_json_raises_config_error():
-    with pytest.raises(ConfigError, match="not valid JSON"):
-        transforms_from_json("{not json")
-    with pytest.raises(ConfigError, match="expected a Transform"):
-        transforms_to_json({"type": "LogTransform"})
 
 
 # -- LayerFractions ------------------------------------------------------------------------------
@@ -377,12 +194,6 @@ _ENERGIES, _CASES = _valid_cases()
 _CASE_IDS = [c[0].type_name for c in _CASES]
 
 
-def _expect_data_error(call, match, name):
-    with pytest.raises(DataError, match=match) as info:
-        call()
-    assert info.value.source == f"<transform {name}>"
-    assert "\n" not in str(info.value)
-
 
 @pytest.mark.parametrize("direction", ["forward", "inverse"])
 @pytest.mark.parametrize("case", _CASES, ids=_CASE_IDS)
@@ -451,12 +262,6 @@ def test_standardize_before_fit_and_wrong_width():
     _expect_data_error(lambda: t.forward(np.ones((2, 5))), "must have 3 columns", "Standardize")
 
 
-def test_pipeline_reports_the_failing_stage():
-    pipe = Pipeline([EnergyNormalize(), LogitTransform()])
-    x = np.full((2, 3), 10.0)  # normalised by E=1 it is outside [0, 1]
-    _expect_data_error(lambda: pipe.forward(x, np.ones(2)), "outside", "LogitTransform")
-
-
 @pytest.mark.parametrize(
     "make, match",
     [
@@ -478,8 +283,3 @@ def test_bad_parameters_raise_config_error(make, match):
 def test_unknown_geometry():
     with pytest.raises(GeometryError, match="unknown geometry 'nope'"):
         LayerFractions("nope")
-
-
-def test_transform_is_abstract():
-    with pytest.raises(NotImplementedError):
-        Transform().forward(np.ones((1, 1)))
