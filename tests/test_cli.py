@@ -10,7 +10,6 @@ import pytest
 from hepgan.api import load_sim_config, simulate
 from hepgan.cli import main
 from hepgan.data.hdf5 import read_showers
-from hepgan.errors import ConfigError
 
 
 def _run(*args, cwd=None):
@@ -111,21 +110,6 @@ def test_info_on_a_bad_file_names_it(tmp_path):
     assert result.returncode == 2 and "notes.h5" in result.stderr and "Traceback" not in result.stderr
     result = _run("info", str(tmp_path / "absent.h5"))
     assert result.returncode == 2 and "absent.h5" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_config_errors_name_the_field(tmp_path):
-    config = tmp_path / "bad.yaml"
-    config.write_text("sampling_term: -1\nunknown_knob: 3\n")
-    with pytest.raises(ConfigError) as err:
-        load_sim_config(config)
-    assert "sampling_term" in str(err.value) and "unknown_knob" in str(err.value)
-    config.write_text("- a\n- b\n")
-    with pytest.raises(ConfigError, match="must be a mapping"):
-        load_sim_config(config)
-    with pytest.raises(ConfigError, match="noise_mev has 2 values but geometry 'atlas266' has 4 layers"):
-        load_sim_config(None, noise_mev=[1.0, 2.0])
-    with pytest.raises(ConfigError, match="energy_range_gev needs n_events"):
-        load_sim_config(None, energy_range_gev=(1.0, 10.0))
 
 
 def test_geometries_lists_every_registered_geometry(capsys):

@@ -4,11 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hepgan.data.showers import ShowerData
 from hepgan.geometry import get_geometry
 from hepgan.sim import SEED_ENERGIES_GEV, SimConfig, simulate, simulate_with_truth
-from hepgan.sim.simulate import event_conditions, iter_simulation, simulate_block
-from hepgan.sim.spot_by_spot import simulate_spots_block
 
 ATLAS = get_geometry("atlas266")
 
@@ -92,42 +89,6 @@ def test_shower_centroid_follows_the_impact_point():
     centroid = (profile * centres).sum(1) / profile.sum(1)
     assert np.corrcoef(centroid, eta)[0, 1] > 0.95
     assert abs(np.mean(centroid - eta)) < 0.05 * middle_layer.pitch[0]
-
-
-@pytest.mark.parametrize("geometry", ["atlas266", "calochallenge-1-photons", "calogan"])
-def test_closed_form_cells_agree_with_throwing_spots_one_by_one(geometry):
-    config = SimConfig(geometry=geometry, energies_gev=[16.0], events_per_energy=600, sampling_term=0.0, constant_term=0.0)
-    energies, conditions = event_conditions(config)
-    fast, _ = simulate_block(config, energies, conditions, np.random.default_rng(1))
-    slow = simulate_spots_block(config, energies, conditions, np.random.default_rng(2))
-    n = len(energies)
-    z = (fast.mean(0) - slow.mean(0)) / (np.sqrt(fast.var(0) / n + slow.var(0) / n) + 1e-6)
-    assert np.mean(np.abs(z) > 3) < 0.01, np.sort(np.abs(z))[-5:]
-    live = (fast.var(0) > 0) & (slow.var(0) > 0)
-    ratio = fast.var(0)[live] / slow.var(0)[live]
-    assert 0.85 < np.median(ratio) < 1.15
-
-
-def test_same_seed_same_showers_whatever_the_chunk_size_or_process_count():
-    a = simulate(energies_gev=[4.0, 65.0], events_per_energy=1500, seed=9, chunk_size=1024)
-    b = simulate(energies_gev=[4.0, 65.0], events_per_energy=1500, seed=9, chunk_size=100_000)
-    np.testing.assert_array_equal(a.showers, b.showers)
-    np.testing.assert_array_equal(a.incident_energies, b.incident_energies)
-    config = SimConfig(energies_gev=[4.0, 65.0], events_per_energy=1500, seed=9, chunk_size=1024)
-    in_two_processes = ShowerData.concat(list(iter_simulation(config, workers=2)))
-    np.testing.assert_array_equal(a.showers, in_two_processes.showers)
-    c = simulate(energies_gev=[4.0, 65.0], events_per_energy=1500, seed=10)
-    assert not np.array_equal(a.showers, c.showers)
-
-
-def test_noise_and_clipping():
-    noisy = simulate(energies_gev=[8.0], events_per_energy=500, noise_mev=20.0, clip_negative=False, seed=1)
-    assert (noisy.showers < 0).any()
-    clipped = simulate(energies_gev=[8.0], events_per_energy=500, noise_mev=20.0, seed=1)
-    assert (clipped.showers >= 0).all()
-    per_layer = simulate(energies_gev=[8.0], events_per_energy=200, noise_mev=[0.0, 0.0, 0.0, 50.0], clip_negative=False)
-    back = ATLAS.layer_slices[3]
-    assert (per_layer.showers[:, :back.start] >= 0).all() and (per_layer.showers[:, back] < 0).any()
 
 
 def test_continuous_energy_range_is_log_uniform():

@@ -1,11 +1,9 @@
-"""The CaloChallenge 2022 energy spectra by name: exact energies and counts, scaling, and the
-simulator settings they replace."""
+"""The CaloChallenge 2022 energy spectra by name: exact energies and counts, scaling, and how the
+simulator draws them (the config fields a spectrum replaces are tested in test_config.py)."""
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
-from hepgan.api import load_sim_config
 from hepgan.errors import ConfigError
 from hepgan.sim import SPECTRA, SimConfig, event_conditions, get_spectrum, simulate
 from hepgan.sim.config import ENERGY_LIMITS_GEV
@@ -78,40 +76,3 @@ def test_the_old_energy_settings_draw_exactly_as_before():
     rng = np.random.default_rng([5, 0])
     expected = np.exp(rng.uniform(np.log(1.0), np.log(1000.0), size=9)) * 1000.0
     np.testing.assert_array_equal(event_conditions(config)[0], expected)
-
-
-@pytest.mark.parametrize(
-    "fields, message",
-    [
-        ({"energies_gev": [1.0]}, "spectrum 'calochallenge-1' replaces energies_gev: give one or the other"),
-        ({"energy_range_gev": (1.0, 10.0), "n_events": 5}, "replaces energy_range_gev"),
-        ({"events_per_energy": 50}, "replaces events_per_energy"),
-    ],
-)
-def test_a_spectrum_and_the_energy_fields_it_replaces_are_refused_together(fields, message):
-    with pytest.raises(ValidationError, match=message):
-        SimConfig(spectrum="calochallenge-1", **fields)
-    with pytest.raises(ConfigError, match=message):
-        load_sim_config(None, spectrum="calochallenge-1", **fields)
-
-
-def test_an_unknown_spectrum_names_the_valid_ones():
-    with pytest.raises(ConfigError, match="spectrum: .*unknown spectrum 'ds1'; valid names: calochallenge-1, "
-                                          "calochallenge-2, calochallenge-3"):
-        load_sim_config(None, spectrum="ds1")
-
-
-def test_a_spectrum_config_round_trips_and_an_option_overrides_a_files_energies(tmp_path):
-    config = SimConfig(spectrum="calochallenge-1", n_events=500)
-    again = SimConfig(**config.model_dump(mode="json"))
-    assert again == config and again.energies_gev is None and again.total_events == config.total_events
-    assert "spectrum" not in SimConfig().model_dump()  # older settings dump (and hash their cache) as before
-
-    yaml_file = tmp_path / "sim.yaml"
-    yaml_file.write_text("energies_gev: [10]\nevents_per_energy: 50\nseed: 7\n")
-    # the option names the energies, so the file's energy settings give way (its seed stays)
-    overridden = load_sim_config(yaml_file, spectrum="calochallenge-2", n_events=100)
-    assert overridden.spectrum == "calochallenge-2" and overridden.total_events == 100 and overridden.seed == 7
-    assert load_sim_config(yaml_file, energy_range_gev=(1.0, 2.0), n_events=3).total_events == 3
-    yaml_file.write_text("spectrum: calochallenge-1\n")
-    assert load_sim_config(yaml_file, energies_gev=[4.0], events_per_energy=2).total_events == 2

@@ -130,7 +130,10 @@ class Geometry:
     def layer_energies(self, showers: np.ndarray) -> np.ndarray:
         """(N, n_layers) energy summed per layer."""
         showers = self.check_showers(showers)
-        return np.add.reduceat(showers, [sl.start for sl in self.layer_slices], axis=1)
+        sums = np.zeros((showers.shape[0], len(self.layer_slices)), dtype=showers.dtype)
+        for i, sl in enumerate(self.layer_slices):  # a layer without cells holds no energy
+            sums[:, i] = showers[:, sl].sum(axis=1)
+        return sums
 
     def sample_impact(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         """Impact positions for ``n`` showers, as named conditions (empty when fixed at the centre)."""
