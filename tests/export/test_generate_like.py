@@ -1,7 +1,5 @@
 """hepgan generate with the conditions of a reference file (``like``) or a named spectrum."""
 
-from types import SimpleNamespace
-
 import h5py
 import numpy as np
 import pytest
@@ -10,8 +8,7 @@ from hepgan.cli import main
 from hepgan.data.hdf5 import read_showers, write_showers
 from hepgan.errors import ConfigError
 from hepgan.export.generate import generate_file
-from hepgan.export.info import trained_range
-from hepgan.sim import SimConfig, get_spectrum, simulate
+from hepgan.sim import get_spectrum, simulate
 
 
 def test_like_reproduces_the_references_conditions_row_by_row(tmp_path, trained_run, shower_file, monkeypatch):
@@ -92,14 +89,6 @@ def test_a_spectrum_gives_its_energies_with_its_counts(tmp_path, trained_run):
                                warn=warnings.append)
     energies = read_showers(continuous.path).incident_energies[:, 0]
     assert continuous.n == 7 and 1000.0 <= energies.min() and energies.max() <= 1e6 and len(np.unique(energies)) == 7
-
-
-def test_a_run_trained_on_a_spectrum_knows_its_trained_range():
-    config = SimpleNamespace(data=SimpleNamespace(simulate=SimConfig(spectrum="calochallenge-1"),
-                                                  exclude_energies_gev=[4194.304]))
-    assert trained_range(config, "atlas266")["energy"] == [256.0, 2097152.0]
-    config.data.simulate = SimConfig(spectrum="calochallenge-2", geometry="calochallenge-2")
-    assert trained_range(config, "calochallenge-2")["energy"] == [1000.0, 1e6]
 
 
 def test_generate_on_the_command_line(tmp_path, trained_run, shower_file, capsys):

@@ -56,7 +56,7 @@ def test_the_flagship_generator_exports_with_its_structured_head(tmp_path, showe
     from hepgan.train import Trainer, load_train_config
     from hepgan.train.generator import TrainedGenerator
     from tests.helpers import shower_config
-    from tests.models.calo.test_calo import CALO_MODEL
+    from tests.models.calo._helpers import CALO_MODEL
 
     conditions = ["energy", "impact_eta", "alignment", "impact_offset"]
     Trainer(load_train_config(shower_config(tmp_path / "run", shower_file, model={**CALO_MODEL, "calo": calo},

@@ -14,10 +14,8 @@ from hepgan.data.transforms import (
     Transform,
 )
 from hepgan.errors import ConfigError
-from hepgan.export.module import PhysicalGenerator, reference_forward
 from hepgan.export.torch_inverse import _INVERSES, register_torch_inverse, torch_inverse
 from hepgan.sim import simulate
-from tests.export.conftest import make_generator
 
 
 def _fitted(transform):
@@ -73,23 +71,3 @@ def test_a_transform_without_a_torch_inverse_is_named_and_new_ones_take_a_few_li
         np.testing.assert_allclose(_torch(torch_inverse(transform), y, e), transform.inverse(y, e))
     finally:
         del _INVERSES[Doubling]
-
-
-def test_the_physical_module_reproduces_the_trained_generator(fixed_inputs):
-    gen = make_generator(preprocessing=({"type": "EnergyNormalize"}, {"type": "LogTransform"}, {"type": "Standardize"}),
-                         generator="CONCAT, DENSE|16|SWISH, DENSE|266|LINEAR")
-    z, conditions = fixed_inputs(gen)
-    module = PhysicalGenerator(gen)
-    assert module.input_names == ["z", "energy", "impact_eta", "alignment"]
-    with torch.no_grad():
-        actual = module(*module.example_inputs(z, conditions)).numpy()
-    expected = reference_forward(gen, z, conditions)
-    assert actual.dtype == np.float32 and actual.shape == (5, 266)
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
-
-
-def test_reference_forward_is_trained_generator_generate(fixed_inputs):
-    gen = make_generator()
-    _, conditions = fixed_inputs(gen, n=6)
-    z = torch.randn(6, gen.latent_dim, generator=torch.Generator().manual_seed(3)).numpy()
-    np.testing.assert_array_equal(reference_forward(gen, z, conditions), gen.generate(conditions, seed=3))

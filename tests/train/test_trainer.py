@@ -2,7 +2,6 @@
 
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from hepgan.errors import ConfigError, DataError
+from hepgan.errors import ConfigError
 from hepgan.train import Callback, Trainer, TrainingError, load_train_config
 from hepgan.train import trainer as trainer_module
 from hepgan.train.outcome import read_outcome
@@ -229,24 +228,6 @@ def test_best_checkpoint_follows_the_validation_metric(tmp_path, shower_file):
     assert load_checkpoint(tmp_path / "run/checkpoints/best.pt")["step"] == best_step
 
 
-def test_checkpoints_load_without_running_code(tmp_path):
-    class Evil:
-        def __reduce__(self):
-            return (os.system, ("echo pwned",))
-
-    path = tmp_path / "evil.pt"
-    with open(path, "wb") as f:
-        pickle.dump({"format": "hepgan-checkpoint-1", "x": Evil()}, f, protocol=2)
-    with pytest.raises(DataError, match="not a readable hepgan checkpoint"):
-        load_checkpoint(path)
-    torch.save({"something": 1}, tmp_path / "other.pt")
-    with pytest.raises(DataError, match="not a hepgan checkpoint"):
-        load_checkpoint(tmp_path / "other.pt")
-    (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(DataError, match="cut.pt"):
-        load_checkpoint(tmp_path / "cut.pt")
-
-
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, shower_file):
     config = load_train_config(shower_config(tmp_path / "run", shower_file))
     with pytest.raises(ConfigError, match="nothing to resume"):
@@ -366,26 +347,3 @@ def test_the_impact_offset_in_the_hit_cell_can_be_a_condition(tmp_path, shower_f
     offset = trainer.data.train.cond[:, 1:]
     assert offset.shape[1] == 2 and offset.abs().max() <= 0.5  # passed through unscaled
     trainer.fit()
-
-
-def test_scarce_energy_trains_on_its_first_showers_and_holds_out_the_rest(tmp_path, shower_file):
-    """The soft-extrapolation variant: 10 showers at 32 GeV in training, the other 110 are
-    reference showers for the report, never seen by the model."""
-    import numpy as np
-
-    from hepgan.data.hdf5 import read_showers
-    from hepgan.report.report import _held_out_showers
-    from hepgan.train.data import partition_showers, prepare_data
-
-    config = load_train_config(shower_config(tmp_path / "run", shower_file,
-                                             data={"scarce_energies_gev": {32: 10}, "validation_fraction": 0.0}))
-    data = prepare_data(config)
-    assert len(data.train) == 120 + 120 + 10
-    used, held_out = partition_showers(read_showers(shower_file), config.data)
-    assert held_out.sum() == 110 and not (used & held_out).any()
-    reference, marks = _held_out_showers(config, 10_000, 0)
-    assert len(reference) == 110 and np.allclose(reference.incident_energies, 32_000.0)
-    assert marks == {32.0: "only 10 training showers"}  # the report flags the scarce energy
-    bad = load_train_config(shower_config(tmp_path / "run2", shower_file, data={"scarce_energies_gev": {50: 10}}))
-    with pytest.raises(ConfigError, match="no showers at 50 GeV"):
-        prepare_data(bad)

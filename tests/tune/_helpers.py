@@ -1,5 +1,6 @@
 """Tiny search and study files around the shared tiny shower config (6-8 steps, 2 small networks)."""
 
+import optuna
 import yaml
 
 from tests.helpers import shower_config
@@ -27,3 +28,8 @@ def write_search(directory, shower_file, name="search", **fields):
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(search, sort_keys=False))
     return path
+
+
+def sqlite_study(run_dir, name):
+    """The Optuna study a search or study keeps in RUN_DIR/study.db."""
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{run_dir / 'study.db'}")

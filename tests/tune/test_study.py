@@ -9,7 +9,6 @@ import yaml
 from hepgan.cli import main
 from hepgan.errors import ConfigError
 from hepgan.tune import load_study
-from hepgan.tune.table import summarise
 from tests.tune._helpers import CRITICS, write_base
 
 
@@ -50,15 +49,6 @@ def test_two_local_workers_share_the_jobs_and_one_table_comes_out(tmp_path, show
     assert "| small | 1 | 1 |" in capsys.readouterr().out
 
 
-def test_mean_and_sample_spread_per_config():
-    rows = [{"state": "COMPLETE", "params": {"config": "a", "seed": s}, "metrics": {"is": v}, "wall_s": 1.0,
-             "steps": 10} for s, v in ((1, 2.0), (2, 4.0), (3, 6.0))]
-    rows.append({"state": "FAIL", "params": {"config": "a", "seed": 4}, "metrics": {}, "wall_s": 1.0, "steps": None})
-    metrics, (entry,) = summarise(rows)
-    assert metrics == ["is", "wall_s", "steps"] and entry["n"] == 3 and entry["seeds"] == [1, 2, 3]
-    assert entry["values"]["is"][:2] == (4.0, 2.0)  # std with n - 1: the seed protocol's spread
-
-
 def test_study_file_mistakes_name_the_line(tmp_path, shower_file):
     path = _write_study(tmp_path, shower_file)
     text = path.read_text()
@@ -71,18 +61,3 @@ def test_study_file_mistakes_name_the_line(tmp_path, shower_file):
     path.write_text(text.replace("model.critic:", "model.critc:"))
     with pytest.raises(ConfigError, match=r"configs.1.set.model.critc: unknown training-config field"):
         load_study(path)
-
-
-def test_runs_table_names_the_objective_apart_from_the_metric_of_the_same_name(tmp_path):
-    """A study's objective is the best value over the run, its metric column the final one: two
-    columns, two names, so the CSV reads back without one hiding the other."""
-    from hepgan.tune.table import write_trials_table
-
-    rows = [{"trial": 0, "state": "COMPLETE", "objective": 9.1, "params": {"config": "a", "seed": 1},
-             "metrics": {"inception_score": 8.9, "fid": 20.0}, "wall_s": 1.0, "steps": 10, "run_dir": "r", "note": ""}]
-    write_trials_table(rows, tmp_path, "t", "inception_score", "maximize", with_metrics=True, stem="runs")
-    with (tmp_path / "runs.csv").open() as f:
-        header = next(csv.reader(f))
-    assert len(header) == len(set(header))
-    (row,) = csv.DictReader((tmp_path / "runs.csv").open())
-    assert row["inception_score (objective)"] == "9.1" and row["inception_score"] == "8.9"

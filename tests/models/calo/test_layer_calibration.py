@@ -12,7 +12,7 @@ from hepgan.train import Trainer, load_train_config
 from hepgan.train.checkpoint import load_checkpoint
 from hepgan.train.generator import TrainedGenerator
 from tests.helpers import shower_config
-from tests.models.calo.test_calo import CALO_MODEL
+from tests.models.calo._helpers import CALO_MODEL
 
 SIZES = [2, 3, 4]
 SHARES = [torch.tensor([0.3, 0.7]), torch.tensor([0.2, 0.5, 0.3]), torch.tensor([0.1, 0.2, 0.3, 0.4])]

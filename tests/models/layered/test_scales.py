@@ -1,0 +1,61 @@
+"""What the layered family fits before training: the incident energy read back from the conditions,
+the layers' thresholds, and energies standardised at the incident energy."""
+
+import numpy as np
+import pytest
+import torch
+
+from hepgan.errors import ConfigError
+from hepgan.geometry import get_geometry
+from hepgan.models import build_model
+from hepgan.models.config import ModelConfig
+from hepgan.models.layered.scales import ShowerScales
+from hepgan.sim import simulate
+from tests.models.layered._helpers import SMALL, fitted as _fitted
+
+
+def test_fit_reads_the_incident_energy_back_from_the_conditions_and_sets_thresholds():
+    model, x, cond, energies = _fitted("calochallenge-1-photons")
+    assert np.allclose(model.scales.incident_energy(cond).numpy(), energies, rtol=1e-4)
+    g = get_geometry("calochallenge-1-photons")
+    cells = x.numpy() * energies[:, None]
+    for i, sl in enumerate(g.layer_slices):
+        hit = cells[:, sl][cells[:, sl] > 0]
+        assert np.mean(hit < model.scales.threshold[i].item()) == pytest.approx(0.01, abs=0.005)
+
+
+def test_energy_features_are_standardised_at_each_incident_energy():
+    """The deposited fraction varies ~10x less at 1 TeV than at 1 GeV; standardised given the
+    energy, it has mean 0 and width 1 at low and at high energies alike."""
+    model, x, cond, energies = _fitted("calochallenge-2", n=3000)
+    deposited = model.clean_view(x, cond)[:, len(get_geometry("calochallenge-2").layers)].numpy()
+    raw = np.log(x.sum(1).numpy())
+    for part in (energies < 10_000, energies > 100_000):
+        assert abs(deposited[part].mean()) < 0.15
+        assert 0.75 < deposited[part].std() < 1.33
+    assert raw[energies < 10_000].std() > 4 * raw[energies > 100_000].std()
+
+
+def test_needs_the_energy_among_the_conditions():
+    data = simulate(geometry="calochallenge-1-photons", energy_range_gev=(1, 1000), n_events=50, seed=1)
+    x = torch.from_numpy(data.showers / data.incident_energies.astype(np.float32))
+    eta = np.random.default_rng(0).normal(size=(50, 1)).astype(np.float32)
+    model = build_model(ModelConfig(family="layered_wgan", layered=SMALL), (x.shape[1],), 1,
+                        "calochallenge-1-photons")
+    with pytest.raises(ConfigError, match="incident energy as a condition"):
+        model.fit_data(x, torch.from_numpy(eta), data.incident_energies[:, 0])
+
+
+def test_fit_refuses_training_showers_that_hold_no_energy():
+    energies = np.array([1000.0, 2000.0, 4000.0, 8000.0])
+    log_e = np.log(energies)
+    cond = ((log_e - log_e.mean()) / log_e.std())[:, None]
+    rows = np.full((4, 2, 3), 0.1)
+    rows[2] = 0.0
+    scales = ShowerScales(n_layers=2, width=3, cond_dim=1)
+    with pytest.raises(ConfigError, match="1 training showers hold no energy"):
+        scales.fit(rows, cond, energies, np.ones((2, 3), bool))
+    rows[2] = 0.1
+    scales.fit(rows, cond, energies, np.ones((2, 3), bool))
+    torch.testing.assert_close(scales.incident_energy(torch.from_numpy(cond).float()),
+                               torch.from_numpy(energies).float(), rtol=1e-5, atol=0)
