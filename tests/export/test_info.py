@@ -34,6 +34,7 @@ def test_the_metadata_round_trips_through_json_and_describes_the_inputs():
     ({"latent_dim": None}, r"incomplete or malformed \(TypeError"),
     ({"kind": "voxels"}, "unknown kind 'voxels'"),
     ({"encoder": {"names": ["energy"], "mean": [], "std": []}}, "incomplete or malformed"),
+    ({"trained_range": None}, r"incomplete or malformed \(AttributeError"),
 ])
 def test_damaged_metadata_is_a_data_error_naming_the_file(change, message):
     d = {**info_from_generator(make_generator()).to_dict(), **change}

@@ -84,7 +84,7 @@ class ExportInfo:
                 step=int(d.get("step", 0)), source=str(d.get("source", "")), extra=dict(d.get("extra", {})),
             )
             info.condition_encoder  # noqa: B018 - validates the encoder description
-        except (KeyError, TypeError, ValueError, IndexError, HepganError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, HepganError) as exc:
             raise DataError(source, f"hepgan metadata is incomplete or malformed ({type(exc).__name__}: {exc})") from None
         if info.kind not in ("showers", "images"):
             raise DataError(source, f"hepgan metadata: unknown kind {info.kind!r}")
