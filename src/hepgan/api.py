@@ -8,7 +8,7 @@ from hepgan.data.showers import ShowerData
 from hepgan.data.summary import ShowerSummary
 from hepgan.errors import ConfigError
 from hepgan.geometry import get_geometry, list_geometries
-from hepgan.sim.config import SimConfig, load_sim_config
+from hepgan.sim.config import SimConfig, load_sim_config  # noqa: F401  (the CLI reads simulator configs through here)
 from hepgan.sim.simulate import simulate as run_simulation
 
 

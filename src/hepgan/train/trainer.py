@@ -34,7 +34,7 @@ from hepgan.train.config import TrainConfig, saved_fingerprint
 from hepgan.train.data import PreparedData, prepare_data
 from hepgan.train.distributed import DataParallel
 from hepgan.train.divergence import LossSpikeDetector
-from hepgan.train.outcome import Estimate, cut_short_note, minutes, write_outcome
+from hepgan.train.outcome import Estimate, cut_short_note, write_outcome
 from hepgan.train.rng import capture_rng, restore_rng, seed_everything
 from hepgan.train.threads import ThreadChoice, choose_threads, use_threads
 from hepgan.train.validation import ValidationSamples, validation_metric
