@@ -8,9 +8,10 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 from hepgan import api
-from hepgan.errors import ConfigError, HepganError
+from hepgan.errors import ConfigError, HepganError, HepganWarning
 from hepgan.sim.config import SEED_ENERGIES_GEV
 from hepgan.sim.spectra import SPECTRA
 
@@ -139,8 +140,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(verb: str) -> None:
+    """hepgan's own warnings print as one line naming the verb, like its errors; others as usual."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, HepganWarning):
+            print(f"hepgan {verb}: warning: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _one_line_warnings(args.verb)
     try:
         if args.verb == "quickstart":
             return _quickstart(args)

@@ -28,6 +28,11 @@ class ConfigError(HepganError):
     """A configuration value that is impossible or inconsistent."""
 
 
+class HepganWarning(UserWarning):
+    """Something the user should know that does not stop the work (a damaged file passed over, a
+    condition outside the trained range); the CLI prints it on one line."""
+
+
 def unknown_name_error(kind: str, name: str, valid: list[str]) -> str:
     """Message for a registry miss, listing what would have worked."""
     return f"unknown {kind} {name!r}; valid names: {', '.join(sorted(valid))}"

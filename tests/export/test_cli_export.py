@@ -42,7 +42,7 @@ def test_warnings_and_errors_are_single_lines(tmp_path, trained_run, capsys):
     empty.mkdir()
     assert main(["export", str(empty), "--out", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hepgan export: error: ") and "no usable checkpoint" in err and err.count("\n") == 1
+    assert err.startswith("hepgan export: error: ") and "not a trained run (expected checkpoints/best.pt or checkpoints/last.pt)" in err and err.count("\n") == 1
 
 
 def test_a_corrupt_model_file_fails_without_a_traceback(tmp_path):

@@ -91,7 +91,7 @@ def test_bad_models_and_arguments_give_clear_errors(tmp_path, exported):
     empty_run.mkdir()
     out = tmp_path / "x.h5"
     cases = [
-        (empty_run, {}, ConfigError, "no usable checkpoint"),
+        (empty_run, {}, ConfigError, "not a trained run"),
         (tmp_path / "nothing", {}, ConfigError, "no such run directory or model file"),
         (onnx_file, {"backend": "numpy"}, ConfigError, "is an ONNX model, which backend numpy cannot run; use --backend onnx"),
         (lwtnn_file, {"backend": "torch"}, ConfigError, "use --backend numpy"),

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hepgan.errors import DataError
-from hepgan.train.checkpoint import CheckpointDir, load_checkpoint, save_checkpoint
+from hepgan.train.checkpoint import CheckpointDir, checkpoint_damage, load_checkpoint, save_checkpoint
 
 
 def test_a_checkpoint_round_trips_tensors_and_plain_values_and_leaves_no_temp_file(tmp_path):
@@ -53,11 +53,23 @@ def test_checkpoints_load_without_running_code(tmp_path):
     path = tmp_path / "evil.pt"
     with open(path, "wb") as f:
         pickle.dump({"format": "hepgan-checkpoint-1", "x": Evil()}, f, protocol=2)
-    with pytest.raises(DataError, match="not a readable hepgan checkpoint"):
+    with pytest.raises(DataError, match="refused: it holds Python objects that would run code") as refused:
         load_checkpoint(path)
+    assert len(str(refused.value)) < 200 and "weights_only" not in str(refused.value)
     torch.save({"something": 1}, tmp_path / "other.pt")
     with pytest.raises(DataError, match="not a hepgan checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
     (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(DataError, match="cut.pt"):
+    with pytest.raises(DataError, match=r"cut.pt: damaged: not a readable checkpoint \(") as cut:
+        load_checkpoint(tmp_path / "cut.pt")
+    assert len(str(cut.value)) < 250 and "weights_only" not in str(cut.value)
+
+
+def test_a_damaged_checkpoint_is_told_without_unpickling_it(tmp_path):
+    save_checkpoint(tmp_path / "whole.pt", {"step": 3, "w": torch.ones(1000)})
+    assert checkpoint_damage(tmp_path / "whole.pt") is None
+    data = (tmp_path / "whole.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    assert checkpoint_damage(tmp_path / "cut.pt").startswith("damaged: not a readable checkpoint")
+    with pytest.raises(DataError, match="damaged"):
         load_checkpoint(tmp_path / "cut.pt")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from hepgan.data.conditions import PASSED_THROUGH, LOG_SCALED, ConditionEncoder
-from hepgan.errors import ConfigError, DataError, HepganError
+from hepgan.errors import ConfigError, DataError, HepganError, HepganWarning
 
 FORMAT = "hepgan-export-1"
 UNITS = {"energy": "MeV", "impact_eta": "", "impact_phi": "rad", "alignment": "one-hot", "impact_offset": "anchor-cell pitch"}
@@ -187,7 +187,7 @@ def check_range(info: ExportInfo, conditions: dict[str, np.ndarray], *, strict: 
 def _warn(message: str) -> None:
     import warnings
 
-    warnings.warn(message, stacklevel=3)
+    warnings.warn(message, HepganWarning, stacklevel=3)
 
 
 def model_kind(path: str | Path) -> str:

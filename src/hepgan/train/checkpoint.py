@@ -9,8 +9,10 @@ a temp file and renamed, so a run killed mid-write leaves the previous checkpoin
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import torch
@@ -35,11 +37,33 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise DataError(path, "no such checkpoint file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated/corrupt/unsafe files
-        raise DataError(path, f"not a readable hepgan checkpoint (truncated, corrupt or unsafe?): {one_line(exc)}") from None
+    except pickle.UnpicklingError as exc:
+        if "weights_only" in str(exc):  # torch's refusal of objects that would run code when loaded
+            raise DataError(path, "refused: it holds Python objects that would run code when loaded; hepgan "
+                                  "checkpoints hold tensors and plain values only") from None
+        raise DataError(path, f"damaged: not a readable checkpoint ({_short(exc)})") from None
+    except Exception as exc:  # torch raises many types for truncated or corrupt files
+        raise DataError(path, f"damaged: not a readable checkpoint ({_short(exc)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise DataError(path, f"not a hepgan checkpoint (expected format {FORMAT!r})")
     return state
+
+
+def checkpoint_damage(path: str | os.PathLike) -> str | None:
+    """What is wrong with a checkpoint file's container (truncated, corrupt), read without
+    unpickling it; None when it is whole."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, zipfile.BadZipFile) as exc:
+        return f"damaged: not a readable checkpoint ({_short(exc)})"
+    return f"damaged: its entry {bad!r} fails its checksum" if bad else None
+
+
+def _short(error: BaseException, limit: int = 120) -> str:
+    """The first sentence of a loader's error, on one line and at most ``limit`` characters."""
+    text = one_line(error).split(". ")[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _link(src: Path, dst: Path) -> None:

@@ -5,6 +5,7 @@ preprocessing, so that samples come out as MeV showers (or 0-255 images)."""
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,10 @@ from pydantic import ValidationError
 from hepgan.data.conditions import ConditionEncoder
 from hepgan.data.showers import ShowerData
 from hepgan.data.transforms import Transform, transform_from_dict
-from hepgan.errors import ConfigError
+from hepgan.errors import ConfigError, DataError, HepganWarning
 from hepgan.geometry.base import DERIVED_CONDITIONS
 from hepgan.models import build_model
-from hepgan.train.checkpoint import CheckpointDir, load_checkpoint
+from hepgan.train.checkpoint import CheckpointDir, checkpoint_damage, load_checkpoint
 from hepgan.train.config import TrainConfig, validation_message
 
 
@@ -36,7 +37,11 @@ class TrainedGenerator:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path) -> "TrainedGenerator":
-        state = load_checkpoint(path)
+        return cls.from_state(load_checkpoint(path), path)
+
+    @classmethod
+    def from_state(cls, state: dict, path: str | Path) -> "TrainedGenerator":
+        """From a loaded checkpoint (``path`` names it in errors)."""
         try:
             config = TrainConfig(**json.loads(state["config"]))
         except ValidationError as exc:
@@ -55,12 +60,28 @@ class TrainedGenerator:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, which: str = "best") -> "TrainedGenerator":
-        """The run's best checkpoint (falling back to the last when none was selected), or ``which='last'``."""
+        """The run's best checkpoint (falling back to the last when none was selected or it is
+        damaged), or ``which='last'``. A damaged checkpoint passed over is named in a warning."""
         checkpoints = CheckpointDir(Path(run_dir) / "checkpoints")
-        path = checkpoints.best if which == "best" and checkpoints.best.exists() else checkpoints.last
-        if not path.exists():
-            raise ConfigError(f"{run_dir}: no usable checkpoint (expected checkpoints/last.pt)")
-        return cls.from_checkpoint(path)
+        order = [checkpoints.best, checkpoints.last] if which == "best" else [checkpoints.last]
+        present = [path for path in order if path.exists()]
+        if not present:
+            names = " or ".join(f"checkpoints/{path.name}" for path in order)
+            raise ConfigError(f"{run_dir}: not a trained run (expected {names})")
+        path, fallback = present[0], present[1:]
+        try:
+            state = load_checkpoint(path)
+        except DataError as exc:
+            if not fallback:
+                raise
+            warnings.warn(f"{exc}; using {fallback[0]} instead", HepganWarning, stacklevel=2)
+            return cls.from_checkpoint(fallback[0])
+        for other in fallback:
+            problem = None if other.samefile(path) else checkpoint_damage(other)
+            if problem:
+                warnings.warn(f"{other}: {problem}; using {path} (resuming the run needs {other.name})",
+                              HepganWarning, stacklevel=2)
+        return cls.from_state(state, path)
 
     def complete_conditions(self, conditions: dict[str, np.ndarray] | None) -> dict[str, np.ndarray] | None:
         """Add the conditions the geometry derives from the impact point (window alignment, offset in
