@@ -136,3 +136,28 @@ def test_train_runs_a_config_and_reports_where_the_run_is(tmp_path, shower_file)
     assert bad.returncode == 2 and "schedule.n_critic" in bad.stderr and "Traceback" not in bad.stderr
     bad = _run("train", str(config), "--set", "nonsense")
     assert bad.returncode == 2 and "--set expects KEY=VALUE" in bad.stderr
+
+
+def test_info_refuses_an_impossible_incident_energy_naming_the_row(tmp_path, capsys):
+    import h5py
+
+    path = tmp_path / "neg.h5"
+    with h5py.File(path, "w") as f:
+        f["showers"] = np.ones((4, 266), np.float32)
+        f["incident_energies"] = np.array([[1000.0], [2000.0], [-1.0], [0.0]])
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hepgan info: error: ") and err.count("\n") == 1
+    assert "neg.h5: row 2: incident energy must be positive, got -1 MeV (2 such row(s))" in err
+
+
+def test_info_refuses_cells_that_match_no_known_geometry_when_none_is_named(tmp_path, capsys):
+    import h5py
+
+    path = tmp_path / "odd.h5"
+    with h5py.File(path, "w") as f:
+        f["showers"] = np.ones((4, 300), np.float32)
+        f["incident_energies"] = np.full((4, 1), 1000.0)
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "odd.h5: 300 cells per shower match no known geometry (atlas266 266," in err and err.count("\n") == 1

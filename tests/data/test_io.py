@@ -100,3 +100,19 @@ def test_save_unknown_extension(tmp_path):
     with raises_data_error(path, "cannot tell the format", "'.csv'", ".h5", ".npz", ".root"):
         save_showers(path, make_showers(n=2))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".root"])
+def test_showers_on_no_known_geometry_are_refused(tmp_path, suffix):
+    path = tmp_path / f"odd{suffix}"
+    save_showers(path, ShowerData(np.ones((3, 300), np.float32), np.full(3, 1000.0)))
+    with raises_data_error(path, "300 cells per shower match no known geometry", "calochallenge-2 6,480"):
+        load_showers(path)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".root", ".h5"])
+def test_a_non_positive_incident_energy_is_refused_with_its_row_and_value(tmp_path, suffix):
+    path = tmp_path / f"neg{suffix}"
+    save_showers(path, ShowerData(np.ones((3, 266), np.float32), np.array([5.0, 0.0, 7.0]), geometry="atlas266"))
+    with raises_data_error(path, "row 1: incident energy must be positive, got 0 MeV"):
+        load_showers(path)

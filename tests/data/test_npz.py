@@ -53,7 +53,7 @@ def test_archive_keys_and_no_pickle(tmp_path):
 
 def test_foreign_archive_without_meta(tmp_path):
     path = tmp_path / "plain.npz"
-    np.savez(path, showers=np.ones((4, 266)), incident_energies=np.arange(4.0), cond_eta=np.zeros(4))
+    np.savez(path, showers=np.ones((4, 266)), incident_energies=np.arange(1.0, 5.0), cond_eta=np.zeros(4))
     back = read_npz(path, geometry="atlas266")
     assert back.geometry == "atlas266" and back.incident_energies.shape == (4, 1)
     assert list(back.conditions) == ["eta"] and back.conditions["eta"].shape == (4, 1)

@@ -26,8 +26,10 @@ from hepgan.data.files import (
     atomic_output,
     attrs_to_json,
     check_finite_rows,
+    check_positive_energies,
     one_line,
     require_file,
+    resolve_geometry,
     temp_path_for,
 )
 from hepgan.data.showers import ShowerData
@@ -330,9 +332,7 @@ class ShowerFile:
             self._n, self._n_cells = int(n), int(showers.shape[1])
 
             file_geometry = _attr_text(f.attrs[GEOMETRY_ATTR]) if GEOMETRY_ATTR in f.attrs else None
-            if geometry is not None and file_geometry is not None and geometry != file_geometry:
-                raise self._fail(f"file is for geometry {file_geometry!r}, but geometry {geometry!r} was requested")
-            self._geometry = geometry if geometry is not None else file_geometry
+            self._geometry = resolve_geometry(self.path, geometry, file_geometry, self._n_cells)
             if self._geometry is not None:
                 from hepgan.geometry import get_geometry
 
@@ -421,6 +421,7 @@ class ShowerFile:
             if check_finite:
                 check_finite_rows(arrays[name], f"dataset {name!r}", self.path, start)
         energies = arrays["incident_energies"].reshape(-1, 1)
+        check_positive_energies(energies, self.path, start)
         conditions = {}
         for name in self._condition_names:
             value = arrays[name]
@@ -448,6 +449,7 @@ class ShowerFile:
             check_finite_rows(value, f"dataset {name!r}", self.path, 0)
             arrays[name] = value.reshape(len(value), -1)
         energies = arrays.pop("incident_energies")
+        check_positive_energies(energies, self.path)
         return energies, arrays
 
     def iter_chunks(self, chunk_size: int = 10000, *, check_finite: bool = True) -> Iterator[ShowerData]:

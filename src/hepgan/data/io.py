@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from hepgan.data.calogan import read_calogan
-from hepgan.data.files import require_file
+from hepgan.data.files import require_file, resolve_geometry
 from hepgan.data.hdf5 import open_hdf5, read_showers, write_showers
 from hepgan.data.npz import read_npz, write_npz
 from hepgan.data.root import read_root_showers, write_root_showers
@@ -68,11 +68,11 @@ def load_showers(path: str | os.PathLike, geometry: str | None = None, **kwargs)
                 )
             return read_calogan(path, **kwargs)
         return read_showers(path, geometry=geometry, **kwargs)
-    if kind == "root":
-        return read_root_showers(path, geometry=geometry, **kwargs)
-    if kind == "npz":
-        return read_npz(path, geometry=geometry, **kwargs)
-    raise DataError(path, f"unrecognised shower file format; supported: {SUPPORTED}")
+    if kind not in ("root", "npz"):
+        raise DataError(path, f"unrecognised shower file format; supported: {SUPPORTED}")
+    data = (read_root_showers if kind == "root" else read_npz)(path, geometry=geometry, **kwargs)
+    resolve_geometry(path, data.geometry, None, data.showers.shape[1])  # showers on a known detector
+    return data
 
 
 def save_showers(path: str | os.PathLike, data: ShowerData, **kwargs) -> None:

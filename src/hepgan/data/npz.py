@@ -19,8 +19,10 @@ from hepgan.data.files import (
     atomic_output,
     attrs_to_json,
     check_finite_rows,
+    check_positive_energies,
     one_line,
     require_file,
+    resolve_geometry,
 )
 from hepgan.data.showers import ShowerData
 from hepgan.errors import DataError
@@ -97,18 +99,17 @@ def read_npz(path: str | os.PathLike, geometry: str | None = None, check_finite:
         raise DataError(path, f"key 'incident_energies' must have shape (N, 1) or (N,), got {energies.shape}")
     if energies.shape[0] != n:
         raise DataError(path, f"'incident_energies' has {energies.shape[0]} rows but 'showers' has {n}")
-    file_geometry = meta.get("geometry")
-    if geometry is not None and file_geometry is not None and geometry != file_geometry:
-        raise DataError(path, f"file is for geometry {file_geometry!r}, but geometry {geometry!r} was requested")
+    geometry = resolve_geometry(path, geometry, meta.get("geometry"))
     if check_finite:
         for key, value in arrays.items():
             check_finite_rows(value, f"key {key!r}", path)
+    check_positive_energies(energies, path)
     attrs = meta.get("attrs")
     return ShowerData(
         showers=showers,
         incident_energies=energies,
         conditions={name: arrays[COND_PREFIX + name] for name in names},
-        geometry=geometry if geometry is not None else file_geometry,
+        geometry=geometry,
         attrs=attrs if isinstance(attrs, dict) else {},
         source=str(path),
     )

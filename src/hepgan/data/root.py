@@ -21,8 +21,10 @@ from hepgan.data.files import (
     atomic_output,
     attrs_to_json,
     check_finite_rows,
+    check_positive_energies,
     one_line,
     require_file,
+    resolve_geometry,
 )
 from hepgan.data.showers import ShowerData
 from hepgan.errors import DataError
@@ -290,15 +292,14 @@ def read_root_showers(
         raise DataError(path, f"branch {energy_branch!r} has {len(energies)} entries but the cells have {len(showers)}")
     if scale != 1.0:
         showers, energies = showers * scale, energies * scale
-    file_geometry = meta.get("geometry")
-    if geometry is not None and file_geometry is not None and geometry != file_geometry:
-        raise DataError(path, f"file is for geometry {file_geometry!r}, but geometry {geometry!r} was requested")
+    check_positive_energies(energies, path)
+    geometry = resolve_geometry(path, geometry, meta.get("geometry"))
     attrs = meta.get("attrs") if isinstance(meta.get("attrs"), dict) else {}
     return ShowerData(
         showers=showers,
         incident_energies=energies,
         conditions=conditions,
-        geometry=geometry if geometry is not None else file_geometry,
+        geometry=geometry,
         attrs=attrs,
         source=str(path),
     )
