@@ -131,7 +131,7 @@ def test_train_runs_a_config_and_reports_where_the_run_is(tmp_path, shower_file)
     assert "trained 4 steps" in result.stdout and str(tmp_path / "run") in result.stdout
     assert (tmp_path / "run/checkpoints/last.pt").exists()
     again = _run("train", str(tmp_path / "run/config.yaml"), "--set", "schedule.steps=6", "--resume", "--no-progress")
-    assert again.returncode == 0 and "trained 6 steps" in again.stdout
+    assert again.returncode == 0 and "trained 2 steps in " in again.stdout and "(the run: 6 of 6)" in again.stdout
     bad = _run("train", str(config), "--set", "schedule.n_critic=0")
     assert bad.returncode == 2 and "schedule.n_critic" in bad.stderr and "Traceback" not in bad.stderr
     bad = _run("train", str(config), "--set", "nonsense")

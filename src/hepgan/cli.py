@@ -269,7 +269,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if not is_main_process():  # torchrun: rank 0 speaks for the run
         return 0
-    print(f"trained {result.steps} steps in {result.seconds:.1f} s; run directory: {result.run_dir}")
+    total = "" if result.trained == result.steps else f" (the run: {result.steps} of {result.planned})"
+    print(f"trained {result.trained} steps in {result.seconds:.1f} s{total}; run directory: {result.run_dir}")
     if result.best:
         print(f"best checkpoint: step {result.best['step']} ({result.best['metric']} = {result.best['value']:.4g})")
     if result.last_logs:
