@@ -133,6 +133,17 @@ def test_report_of_an_image_run_shows_training_samples_classes_and_the_fid_floor
     assert 'id="per-class-accuracy"' in html and len(metrics["per_class_accuracy"]) == 10
     assert metrics["fid_real_train"] > 0 and np.isfinite(metrics["inception_score_std"])
     assert sum(metrics["predicted_class_histogram"]) == 100
+    # 100 test images: both estimates are flagged, with the counts used
+    assert metrics["n_generated"] == 100 and metrics["n_real"] == 100
+    assert "the inception score splits 100 images into 10 groups of 10 (under 500): it is biased low" in html
+    assert "the FID compares 100 generated with 100 real images (under 2,000)" in html
+
+
+def test_estimates_on_enough_images_are_not_flagged():
+    from hepgan.report.report import small_sample_warnings
+
+    assert small_sample_warnings(10_000, 10_000, 10) == []
+    assert len(small_sample_warnings(4_999, 10_000, 10)) == 1 and len(small_sample_warnings(10_000, 1_999, 10)) == 1
 
 
 def test_a_fresh_response_reference_joins_the_response_table(tmp_path):

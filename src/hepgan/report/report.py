@@ -35,6 +35,9 @@ DEFAULT_THRESHOLDS = {
     "label_accuracy": 0.97,
 }
 HISTOGRAM_OBSERVABLES = 16
+IS_SPLITS = 10
+IS_MIN_SPLIT = 500  # images per inception-score split below which the report flags it
+FID_MIN = 2000  # images per side below which the report flags the FID
 FRESH_SEED_OFFSET = 1_000_003  # simulator seed of a fresh response reference: data.simulate.seed + this
 
 
@@ -306,7 +309,7 @@ def _image_sections(page: HtmlReport, gen_model, records: list[dict], limits: di
                                             real_train=train.images[:n])
     rows, classes = [], []
     for name, value, limit, mode in (("inception score", metrics.get("inception_score"), limits["inception_score"], "min"),
-                                     ("inception score std (10 splits)", metrics.get("inception_score_std"), float("nan"), "max"),
+                                     (f"inception score std ({IS_SPLITS} splits)", metrics.get("inception_score_std"), float("nan"), "max"),
                                      ("label accuracy", metrics.get("label_accuracy"), limits["label_accuracy"], "min"),
                                      ("FID", metrics.get("fid"), float("nan"), "max"),
                                      ("FID of real training vs test images (same count)", metrics.get("fid_real_train"),
@@ -318,6 +321,9 @@ def _image_sections(page: HtmlReport, gen_model, records: list[dict], limits: di
         rows.append([name, value if value is not None else "n/a", limit if math.isfinite(limit) else "", verdict])
         classes.append(verdict if verdict in ("pass", "fail") else "")
     page.heading("Key numbers")
+    page.text(f"{len(generated):,} generated vs {len(real):,} real test images", css="note")
+    for warning in metrics["small_sample_warnings"]:
+        page.text(warning, css="note")
     page.table(["metric", "value", "threshold", "verdict"], rows, classes, id="key-numbers")
     page.heading("Samples")
     page.figure(plots.image_grid(generated, labels, "generated (rows: conditioning label)" if labels is not None else "generated"),
@@ -330,6 +336,22 @@ def _image_sections(page: HtmlReport, gen_model, records: list[dict], limits: di
     for png, caption in figures:
         page.figure(png, caption)
     return {"images": metrics}
+
+
+def small_sample_warnings(n_generated: int, n_real: int, splits: int) -> list[str]:
+    """What the report must say about estimates made on too few images: the Inception Score of a
+    split of fewer than IS_MIN_SPLIT images is biased low, a FID on fewer than FID_MIN images biased
+    high (both shrink with the sample), so such figures cannot be held against the usual ones."""
+    warnings = []
+    per_split = n_generated // splits
+    if per_split < IS_MIN_SPLIT:
+        warnings.append(f"small sample: the inception score splits {n_generated:,} images into {splits} groups of "
+                        f"{per_split:,} (under {IS_MIN_SPLIT}): it is biased low")
+    if min(n_generated, n_real) < FID_MIN:
+        warnings.append(f"small sample: the FID compares {n_generated:,} generated with {n_real:,} real images "
+                        f"(under {FID_MIN:,}): it is biased high, so compare it with the real-vs-real FID at the "
+                        "same count")
+    return warnings
 
 
 def _sample_snapshots(directory: Path, most: int = 8) -> list[tuple[int, np.ndarray]]:
@@ -359,7 +381,7 @@ def image_report_metrics(generated: np.ndarray, real: np.ndarray, labels: np.nda
 
     probs_gen, feats_gen = classify(generated)
     probs_real, feats_real = classify(real)
-    score = inception_score_from_probs(probs_gen, n_splits=10)
+    score = inception_score_from_probs(probs_gen, n_splits=IS_SPLITS)
     prd_result = prd_from_embeddings(feats_gen, feats_real, seed=seed)
     prdc_result = prdc_from_embeddings(feats_gen, feats_real)
     metrics = {
@@ -368,6 +390,8 @@ def image_report_metrics(generated: np.ndarray, real: np.ndarray, labels: np.nda
         "prd_auc": float(prd_result.auc), "prd_f8": float(prd_result.f_8), "prd_f1_8": float(prd_result.f_1_8),
         **{f"prdc_{k}": float(v) for k, v in dataclasses.asdict(prdc_result).items()},
         "predicted_class_histogram": np.bincount(probs_gen.argmax(1), minlength=10).tolist(),
+        "n_generated": len(generated), "n_real": len(real),
+        "small_sample_warnings": small_sample_warnings(len(generated), len(real), IS_SPLITS),
     }
     if labels is not None:
         acc = label_accuracy(generated, labels)
