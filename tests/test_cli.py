@@ -161,3 +161,23 @@ def test_info_refuses_cells_that_match_no_known_geometry_when_none_is_named(tmp_
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err
     assert "odd.h5: 300 cells per shower match no known geometry (atlas266 266," in err and err.count("\n") == 1
+
+
+def test_a_run_started_with_overrides_resumes_from_its_directory_alone(tmp_path, shower_file, capsys):
+    import yaml
+
+    from tests.helpers import shower_config
+
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(shower_config(tmp_path / "run", shower_file)))
+    assert main(["train", str(config), "--set", "schedule.steps=4", "--set", "optim.lr_g=3e-4", "--no-progress"]) == 0
+    capsys.readouterr()
+    # the original file lacks the run's override: refused, pointing at the directory form
+    assert main(["train", str(config), "--set", "schedule.steps=6", "--resume", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"hepgan train {tmp_path / 'run'} --resume" in err and err.count("\n") == 1
+    # the run directory: its own config, overrides included
+    assert main(["train", str(tmp_path / "run"), "--set", "schedule.steps=6", "--resume", "--no-progress"]) == 0
+    assert "trained 2 steps in " in capsys.readouterr().out
+    assert main(["train", str(tmp_path), "--resume"]) == 2
+    assert "not a run directory (it holds no config.yaml)" in capsys.readouterr().err

@@ -200,9 +200,15 @@ def validation_message(exc: ValidationError, source: str) -> str:
 
 
 def load_train_config(source: str | Path | dict, **overrides) -> TrainConfig:
-    """A TrainConfig from a YAML file or a dict; ``overrides`` are dotted keys, e.g. schedule.steps=10."""
+    """A TrainConfig from a YAML file, a run directory (its own config.yaml, the overrides it was
+    started with included) or a dict; ``overrides`` are dotted keys, e.g. schedule.steps=10."""
     if isinstance(source, dict):
         values, name = json.loads(json.dumps(source)), "train config"
+    elif Path(source).is_dir():
+        if not (Path(source) / "config.yaml").is_file():
+            raise ConfigError(f"{source}: a directory, but not a run directory (it holds no config.yaml)")
+        name = str(Path(source) / "config.yaml")
+        values = read_yaml_mapping(name, "training config")
     else:
         name = str(source)
         values = read_yaml_mapping(source, "training config")

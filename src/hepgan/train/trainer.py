@@ -170,8 +170,9 @@ class Trainer:
     def load_state(self, state: dict) -> None:
         if saved_fingerprint(state) != self.config.fingerprint():
             raise ConfigError(
-                "the checkpoint was made with a different config (model, data or schedule changed); "
-                "resume with the run's own config.yaml or start a new run_dir"
+                "the checkpoint was made with a different config (model, data or schedule changed); resume the "
+                f"run with its own config, the overrides it was started with included (hepgan train {self.run_dir} "
+                "--resume), or start a new run_dir"
             )
         self.model.load_state_dict(state["model"])
         self.opt_g.load_state_dict(state["opt_g"])
