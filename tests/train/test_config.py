@@ -50,3 +50,28 @@ def test_fingerprint_ignores_logging_and_length_but_not_the_model(tmp_path, show
     relogged = load_train_config(shower_config(tmp_path / "b", shower_file, log={"every": 7}, schedule={"steps": 99}))
     changed = load_train_config(shower_config(tmp_path / "a", shower_file, optim={"lr_g": 0.01}))
     assert base.fingerprint() == relogged.fingerprint() != changed.fingerprint()
+
+
+def test_relative_input_paths_are_read_from_the_config_files_folder(tmp_path, monkeypatch, shower_file):
+    import shutil
+
+    import yaml
+
+    from tests.helpers import shower_config
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(shower_file, tmp_path / "data" / "s.h5")
+    (tmp_path / "configs").mkdir()
+    config = shower_config("runs/r", "../data/s.h5")
+    (tmp_path / "configs" / "train.yaml").write_text(yaml.safe_dump(config))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = load_train_config(tmp_path / "configs" / "train.yaml")
+    assert loaded.data.path == str(tmp_path / "data" / "s.h5")
+    assert loaded.run_dir == "runs/r"  # outputs stay relative to the working directory
+    # --set paths are the shell's: from the working directory
+    assert load_train_config(tmp_path / "configs" / "train.yaml", **{"data.path": "x.h5"}).data.path == "x.h5"
+    # where the data is read from does not change the training: same fingerprint
+    moved = load_train_config(tmp_path / "configs" / "train.yaml", **{"data.path": str(shower_file)})
+    assert moved.fingerprint() == loaded.fingerprint()

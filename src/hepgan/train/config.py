@@ -175,12 +175,14 @@ class TrainConfig(StrictModel):
     def fingerprint(self) -> str:
         """Hash of everything that shapes the training trajectory.
 
-        Where and how a run is logged, checkpointed and validated, its thread count and how many
-        steps it runs for are left out: a run may be resumed with a longer schedule.
+        Where and how a run is logged, checkpointed and validated, where its data is read from, its
+        thread count and how many steps it runs for are left out: a run may be resumed with a longer
+        schedule, or from another working directory.
         """
         payload = self.model_dump(
             mode="json", exclude={"run_dir": True, "log": True, "checkpoint": True, "eval": True, "nan": True,
-                                  "threads": True, "schedule": {"steps", "time_limit_s"}}
+                                  "threads": True, "schedule": {"steps", "time_limit_s"},
+                                  "data": {"path", "mnist_dir", "cache_dir"}}
         )
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -199,6 +201,21 @@ def validation_message(exc: ValidationError, source: str) -> str:
     return f"{source}: {validation_problems(exc)}"
 
 
+INPUT_PATHS = ("path", "mnist_dir")  # data keys naming files to read; outputs (run_dir, cache_dir) are not
+
+
+def _inputs_from(values: dict, folder: Path) -> dict:
+    """A config file's relative input paths, made absolute from the file's own folder: the config
+    reads the same data whatever the working directory, and a run's saved config too."""
+    data = values.get("data")
+    if isinstance(data, dict):
+        for key in INPUT_PATHS:
+            value = data.get(key)
+            if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                data[key] = str((folder / value).resolve())
+    return values
+
+
 def load_train_config(source: str | Path | dict, **overrides) -> TrainConfig:
     """A TrainConfig from a YAML file, a run directory (its own config.yaml, the overrides it was
     started with included) or a dict; ``overrides`` are dotted keys, e.g. schedule.steps=10."""
@@ -208,10 +225,10 @@ def load_train_config(source: str | Path | dict, **overrides) -> TrainConfig:
         if not (Path(source) / "config.yaml").is_file():
             raise ConfigError(f"{source}: a directory, but not a run directory (it holds no config.yaml)")
         name = str(Path(source) / "config.yaml")
-        values = read_yaml_mapping(name, "training config")
+        values = _inputs_from(read_yaml_mapping(name, "training config"), Path(name).parent)
     else:
         name = str(source)
-        values = read_yaml_mapping(source, "training config")
+        values = _inputs_from(read_yaml_mapping(source, "training config"), Path(source).parent)
     for dotted, value in overrides.items():
         node = values
         *parents, leaf = dotted.split(".")
