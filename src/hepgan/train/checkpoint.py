@@ -8,6 +8,7 @@ a temp file and renamed, so a run killed mid-write leaves the previous checkpoin
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import re
@@ -58,6 +59,26 @@ def checkpoint_damage(path: str | os.PathLike) -> str | None:
     except (OSError, zipfile.BadZipFile) as exc:
         return f"damaged: not a readable checkpoint ({_short(exc)})"
     return f"damaged: its entry {bad!r} fails its checksum" if bad else None
+
+
+def calibrate_checkpoint(path: str | os.PathLike, model, x: torch.Tensor, cond: torch.Tensor | None,
+                         seed: int = 0) -> None:
+    """Fit the calibrations of the generator a checkpoint holds (its weight average when there is
+    one) to the training samples ``x``, through ``model.calibrate``, and rewrite the checkpoint."""
+    state = load_checkpoint(path)
+    generator = copy.deepcopy(model.generator).eval()
+    prefix, averaged = "generator.", state.get("ema") is not None
+    if averaged:
+        generator.load_state_dict(state["ema"])
+    else:
+        generator.load_state_dict({k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)})
+    model.calibrate(generator, x, cond, seed=seed)
+    fitted = generator.state_dict()
+    if averaged:
+        state["ema"] = fitted
+    else:
+        state["model"] = {**state["model"], **{prefix + k: v for k, v in fitted.items()}}
+    save_checkpoint(path, state)
 
 
 def _short(error: BaseException, limit: int = 120) -> str:

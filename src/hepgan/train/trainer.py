@@ -29,7 +29,7 @@ from hepgan.data.files import temp_path_for
 from hepgan.errors import ConfigError, HepganError
 from hepgan.models import build_model
 from hepgan.train.callbacks import Callback
-from hepgan.train.checkpoint import CheckpointDir, load_checkpoint, save_checkpoint
+from hepgan.train.checkpoint import CheckpointDir, calibrate_checkpoint, load_checkpoint
 from hepgan.train.config import TrainConfig, saved_fingerprint
 from hepgan.train.data import PreparedData, prepare_data
 from hepgan.train.distributed import DataParallel
@@ -507,28 +507,12 @@ class Trainer:
 
     def _calibrate(self) -> None:
         """Fit the calibrations (calo.calibrate_layers, calo.calibrate_response) of the generator
-        that report, generate and export use (the best checkpoint's, else the last's; its weight
-        average when there is one) on the training showers, and rewrite that checkpoint with them."""
-        if not self.model.has_calibration():
-            return
+        that report, generate and export use (the best checkpoint's, else the last's) on the
+        training showers."""
         path = self.checkpoints.best if self.checkpoints.best.exists() else self.checkpoints.last
-        if not path.exists():
-            return
-        state = load_checkpoint(path)
-        generator = copy.deepcopy(self.model.generator).eval()
-        prefix, averaged = "generator.", state.get("ema") is not None
-        if averaged:
-            generator.load_state_dict(state["ema"])
-        else:
-            generator.load_state_dict({k[len(prefix):]: v for k, v in state["model"].items() if k.startswith(prefix)})
-        x, cond, _ = self.data.train.fitting_rows()
-        self.model.calibrate(generator, x, cond, seed=self.config.seed)
-        fitted = generator.state_dict()
-        if averaged:
-            state["ema"] = fitted
-        else:
-            state["model"] = {**state["model"], **{prefix + k: v for k, v in fitted.items()}}
-        save_checkpoint(path, state)
+        if self.model.has_calibration() and path.exists():
+            x, cond, _ = self.data.train.fitting_rows()
+            calibrate_checkpoint(path, self.model, x, cond, seed=self.config.seed)
 
     def _checkpoint(self, is_best: bool) -> None:
         if not self._finite():
