@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from hepgan.data.files import temp_path_for
 
 OUTCOME_FILE = "run.json"
@@ -60,6 +62,21 @@ class Estimate:
         return text
 
 
+def outcome_record(result, time_limit_s: float | None, thread_choice: dict | None) -> dict:
+    """run.json's content for a finished training call (a TrainResult)."""
+    return {
+        "steps": result.steps,
+        "planned": result.planned,
+        "cut_short": result.cut_short,
+        "time_limit_s": time_limit_s,
+        "trained": result.trained,  # by the last call (a resumed run trained the rest before)
+        "seconds": round(result.seconds, 1),  # of the last call, validation and checkpoints included
+        "steps_per_s": round(result.trained / result.seconds, 3) if result.seconds > 0 else None,
+        "threads": torch.get_num_threads(),
+        "thread_choice": {str(k): round(v, 4) for k, v in thread_choice.items()} if thread_choice else None,
+    }
+
+
 def cut_short_note(steps: int, planned: int, time_limit_s: float | None) -> str:
     """What a user must know about a run its time guard stopped."""
     return (f"cut short by schedule.time_limit_s ({minutes(time_limit_s or 0.0)}) after {steps:,} of {planned:,} "
@@ -94,4 +111,4 @@ def read_outcome(run_dir: str | Path) -> dict | None:
         return None
 
 
-__all__ = ["OUTCOME_FILE", "Estimate", "cut_short_note", "describe_outcome", "minutes", "read_outcome", "write_outcome"]
+__all__ = ["OUTCOME_FILE", "Estimate", "cut_short_note", "outcome_record", "describe_outcome", "minutes", "read_outcome", "write_outcome"]

@@ -34,7 +34,7 @@ from hepgan.train.config import TrainConfig, saved_fingerprint
 from hepgan.train.data import PreparedData, prepare_data
 from hepgan.train.distributed import DataParallel
 from hepgan.train.divergence import LossSpikeDetector
-from hepgan.train.outcome import Estimate, cut_short_note, write_outcome
+from hepgan.train.outcome import Estimate, cut_short_note, outcome_record, write_outcome
 from hepgan.train.rng import capture_rng, restore_rng, seed_everything
 from hepgan.train.threads import ThreadChoice, choose_threads, use_threads
 from hepgan.train.validation import ValidationSamples, validation_metric
@@ -444,20 +444,8 @@ class Trainer:
 
     def _write_outcome(self, result: TrainResult) -> None:
         """run.json: how the training went (steps done of planned, why it stopped, speed, threads)."""
-        sched = self.config.schedule
-        outcome = {
-            "steps": result.steps,
-            "planned": result.planned,
-            "cut_short": result.cut_short,
-            "time_limit_s": sched.time_limit_s,
-            "trained": result.trained,  # by the last call (a resumed run trained the rest before)
-            "seconds": round(result.seconds, 1),  # of the last call, validation and checkpoints included
-            "steps_per_s": round(result.trained / result.seconds, 3) if result.seconds > 0 else None,
-            "threads": torch.get_num_threads(),
-            "thread_choice": ({str(k): round(v, 4) for k, v in self.threads.seconds.items()}
-                              if self.threads is not None else None),
-        }
-        write_outcome(self.run_dir, outcome)
+        choice = self.threads.seconds if self.threads is not None else None
+        write_outcome(self.run_dir, outcome_record(result, self.config.schedule.time_limit_s, choice))
 
     def _out_of_time(self, start: float) -> bool:
         limit = self.config.schedule.time_limit_s
