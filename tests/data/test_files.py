@@ -96,6 +96,8 @@ def test_non_finite_values_are_reported_with_their_absolute_row_and_column(tmp_p
     check_finite_rows(np.ones((2, 2)), "showers", source)  # finite: no error
     check_finite_rows(np.arange(6).reshape(2, 3), "labels", source)  # integers cannot be non-finite
     check_finite_rows(np.zeros((0, 3)), "showers", source)
+    with raises_data_error(source, "scale is not finite (nan)"):
+        check_finite_rows(np.array(np.nan), "scale", source)
 
 
 def test_numpy_values_serialise_as_plain_json_and_anything_else_is_a_data_error(tmp_path):

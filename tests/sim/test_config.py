@@ -85,6 +85,13 @@ def test_an_unknown_geometry_names_the_valid_ones():
         load_sim_config(None, geometry="atlas267")
 
 
+def test_an_unknown_geometry_in_a_file_is_a_config_error_naming_the_file(tmp_path):
+    path = tmp_path / "sim.yaml"
+    path.write_text("geometry: atlas267\n")
+    with pytest.raises(ConfigError, match=r"sim.yaml: unknown geometry 'atlas267'"):
+        load_sim_config(path)
+
+
 def test_nested_sections_are_strict_and_their_errors_give_the_dotted_path(tmp_path):
     path = tmp_path / "sim.yaml"
     path.write_text("spots:\n  enbled: false\nlongitudinal:\n  t_hom: deep\n")

@@ -92,6 +92,8 @@ def check_finite_rows(array: np.ndarray, what: str, source: object, row_offset: 
     if not bad.any():
         return
     first = np.unravel_index(int(np.argmax(bad)), array.shape)
+    if array.ndim == 0:
+        raise DataError(source, f"{what} is not finite ({array[()]})")
     where = f"row {row_offset + int(first[0])}"
     if array.ndim > 1:
         where += f", column {', '.join(str(int(i)) for i in first[1:])}"

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
 from hepgan.data.files import read_yaml_mapping
-from hepgan.errors import ConfigError
+from hepgan.errors import ConfigError, HepganError
 from hepgan.sim.spectra import SPECTRA, Spectrum, get_spectrum
 from hepgan.strict import StrictModel, validation_problems
 
@@ -226,3 +226,5 @@ def load_sim_config(path: str | Path | None = None, **overrides) -> SimConfig:
         return SimConfig(**values)
     except ValidationError as exc:
         raise ConfigError(f"{path or 'simulator config'}: {validation_problems(exc)}") from None
+    except HepganError as exc:  # e.g. an unknown geometry, found while checking the config
+        raise ConfigError(f"{path or 'simulator config'}: {exc}") from None
