@@ -181,3 +181,13 @@ def test_a_run_started_with_overrides_resumes_from_its_directory_alone(tmp_path,
     assert "trained 2 steps in " in capsys.readouterr().out
     assert main(["train", str(tmp_path), "--resume"]) == 2
     assert "not a run directory (it holds no config.yaml)" in capsys.readouterr().err
+
+
+def test_the_one_line_warning_printer_is_put_back_after_each_command(capsys):
+    import warnings
+
+    before = warnings.showwarning
+    for _ in range(2):
+        assert main(["geometries"]) == 0
+        assert warnings.showwarning is before  # no printer left behind, none stacked on another
+    capsys.readouterr()

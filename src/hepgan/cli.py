@@ -140,22 +140,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warnings(verb: str) -> None:
-    """hepgan's own warnings print as one line naming the verb, like its errors; others as usual."""
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     default = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
+        """hepgan's own warnings print as one line naming the verb, like its errors; others as usual."""
         if issubclass(category, HepganWarning):
-            print(f"hepgan {verb}: warning: {message}", file=sys.stderr)
+            print(f"hepgan {args.verb}: warning: {message}", file=sys.stderr)
         else:
             default(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
+    try:
+        return _run(args)
+    finally:
+        warnings.showwarning = default
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    _one_line_warnings(args.verb)
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.verb == "quickstart":
             return _quickstart(args)

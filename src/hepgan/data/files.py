@@ -22,36 +22,6 @@ def one_line(error: BaseException) -> str:
     return text or type(error).__name__
 
 
-
-def check_positive_energies(energies: np.ndarray, source: object, row_offset: int = 0) -> None:
-    """Raise a DataError naming the absolute row and value of the first incident energy that is not
-    positive: a shower needs a particle that brought energy."""
-    flat = np.asarray(energies).reshape(-1)
-    bad = ~(flat > 0)
-    if bad.any():
-        first = int(np.argmax(bad))
-        raise DataError(source, f"row {row_offset + first}: incident energy must be positive, got {flat[first]:g} MeV "
-                                f"({int(bad.sum())} such row(s))")
-
-
-def resolve_geometry(source: object, requested: str | None, in_file: str | None,
-                     n_cells: int | None = None) -> str | None:
-    """The geometry of a shower file's rows: the one requested, else the one the file names. Refused
-    when the two disagree, and, given ``n_cells``, when neither is given and no known geometry has
-    that many cells (the columns could then be anything)."""
-    if requested is not None and in_file is not None and requested != in_file:
-        raise DataError(source, f"file is for geometry {in_file!r}, but geometry {requested!r} was requested")
-    name = requested if requested is not None else in_file
-    if name is None and n_cells is not None:
-        from hepgan.geometry import get_geometry, list_geometries
-
-        sizes = {g: get_geometry(g).n_cells for g in list_geometries()}
-        if n_cells not in sizes.values():
-            known = ", ".join(f"{g} {n:,}" for g, n in sorted(sizes.items(), key=lambda kv: kv[1]))
-            raise DataError(source, f"{n_cells:,} cells per shower match no known geometry ({known}); name the "
-                                    "geometry (--geometry NAME, or the path of a CaloChallenge binning XML)")
-    return name
-
 def temp_path_for(path: Path) -> Path:
     """A hidden, unique sibling of ``path``: same directory so ``os.replace`` is atomic."""
     return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
@@ -101,6 +71,36 @@ def check_finite_rows(array: np.ndarray, what: str, source: object, row_offset: 
         source,
         f"{what} contains {int(bad.sum())} non-finite value(s) (first: {array[first]} at {where})",
     )
+
+
+def check_positive_energies(energies: np.ndarray, source: object, row_offset: int = 0) -> None:
+    """Raise a DataError naming the absolute row and value of the first incident energy that is not
+    positive: a shower needs a particle that brought energy."""
+    flat = np.asarray(energies).reshape(-1)
+    bad = ~(flat > 0)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise DataError(source, f"row {row_offset + first}: incident energy must be positive, got {flat[first]:g} MeV "
+                                f"({int(bad.sum())} such row(s))")
+
+
+def resolve_geometry(source: object, requested: str | None, in_file: str | None,
+                     n_cells: int | None = None) -> str | None:
+    """The geometry of a shower file's rows: the one requested, else the one the file names. Refused
+    when the two disagree, and, given ``n_cells``, when neither is given and no known geometry has
+    that many cells (the columns could then be anything)."""
+    if requested is not None and in_file is not None and requested != in_file:
+        raise DataError(source, f"file is for geometry {in_file!r}, but geometry {requested!r} was requested")
+    name = requested if requested is not None else in_file
+    if name is None and n_cells is not None:
+        from hepgan.geometry import get_geometry, list_geometries
+
+        sizes = {g: get_geometry(g).n_cells for g in list_geometries()}
+        if n_cells not in sizes.values():
+            known = ", ".join(f"{g} {n:,}" for g, n in sorted(sizes.items(), key=lambda kv: kv[1]))
+            raise DataError(source, f"{n_cells:,} cells per shower match no known geometry ({known}); name the "
+                                    "geometry (--geometry NAME, or the path of a CaloChallenge binning XML)")
+    return name
 
 
 def json_default(value: Any) -> Any:

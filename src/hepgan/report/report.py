@@ -342,16 +342,16 @@ def small_sample_warnings(n_generated: int, n_real: int, splits: int) -> list[st
     """What the report must say about estimates made on too few images: the Inception Score of a
     split of fewer than IS_MIN_SPLIT images is biased low, a FID on fewer than FID_MIN images biased
     high (both shrink with the sample), so such figures cannot be held against the usual ones."""
-    warnings = []
+    notes = []
     per_split = n_generated // splits
     if per_split < IS_MIN_SPLIT:
-        warnings.append(f"small sample: the inception score splits {n_generated:,} images into {splits} groups of "
+        notes.append(f"small sample: the inception score splits {n_generated:,} images into {splits} groups of "
                         f"{per_split:,} (under {IS_MIN_SPLIT}): it is biased low")
     if min(n_generated, n_real) < FID_MIN:
-        warnings.append(f"small sample: the FID compares {n_generated:,} generated with {n_real:,} real images "
+        notes.append(f"small sample: the FID compares {n_generated:,} generated with {n_real:,} real images "
                         f"(under {FID_MIN:,}): it is biased high, so compare it with the real-vs-real FID at the "
                         "same count")
-    return warnings
+    return notes
 
 
 def _sample_snapshots(directory: Path, most: int = 8) -> list[tuple[int, np.ndarray]]:
