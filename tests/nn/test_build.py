@@ -233,6 +233,25 @@ def test_build_errors(layout, input_shape, cond_dim, token, fragments):
     caret_of(info.value, layout)
 
 
+def test_a_width_expression_is_evaluated_for_the_network_s_number_of_inputs():
+    # TMVA's N is the number of input variables: a generator's latent size, a critic's cells
+    generator, critic = parse_gan_layout("DENSE|(N+100)*2|TANH, DENSE|N*2 ## DENSE|(N+30)/2|RELU, DENSE|1|LINEAR")
+    assert build_network(generator, (64,)).layer_shapes == ((328,), (128,))
+    assert build_network(generator, (16,)).layer_shapes == ((232,), (32,))
+    assert build_network(critic, (1, 5, 5)).layer_shapes == ((27,), (1,))  # N = 25 values; 27.5 truncated
+
+
+def test_a_width_expression_below_one_points_at_itself_in_the_whole_gan_string():
+    text = "DENSE|N*4|RELU ## DENSE|N/2-50|RELU, DENSE|1|SIGMOID"
+    _, critic = parse_gan_layout(text)
+    build_network(critic, (128,))
+    with pytest.raises(LayoutError) as info:
+        build_network(critic, (64,))
+    assert (info.value.column, info.value.token) == (text.index("N/2-50"), "N/2-50")
+    assert "is -18 for N = 64 inputs" in str(info.value)
+    caret_of(info.value, text)
+
+
 def test_build_error_of_a_layout_made_in_code_points_into_its_canonical_text():
     layout = NetworkLayout((
         LayerSpec("DENSE", (("units", 6), ("act", "RELU"))),

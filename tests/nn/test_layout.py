@@ -65,6 +65,39 @@ def test_equality_ignores_position_and_text():
     assert a == NetworkLayout((LayerSpec("DENSE", (("units", 8), ("act", "RELU"))),))
 
 
+def test_tmva_width_expressions_of_n_parse_and_print_back_unevaluated():
+    layout = parse_layout("DENSE|(N+100)*2|TANH, DENSE|N, dense| ( n + 30 ) / 2 |relu, DENSE|N*2|RELU")
+    assert [str(s["units"]) for s in layout.layers] == ["(N+100)*2", "N", "(N+30)/2", "N*2"]
+    text = format_layout(layout)
+    assert text == "DENSE|(N+100)*2|TANH, DENSE|N|TANH, DENSE|(N+30)/2|RELU, DENSE|N*2|RELU"
+    assert parse_layout(text) == layout
+    assert [s["units"].width(25) for s in layout.layers] == [250, 25, 27, 50]  # truncated, as TMVA does
+
+
+def test_tmva_width_may_follow_the_activation_and_constant_expressions_fold():
+    assert parse_layout("DENSE|TANH|N*2") == parse_layout("DENSE|N*2|TANH")
+    assert parse_layout("DENSE|64*2|RELU").layers[0]["units"] == 128
+    assert parse_layout("DENSE|-(2-10)").layers[0]["units"] == 8
+
+
+@pytest.mark.parametrize(("text", "column", "token", "fragment"), [
+    ("DENSE|N+*2", 8, "*", "unexpected '*'"),
+    ("DENSE|(N+2|RELU", 10, " ", "missing ')'"),
+    ("DENSE|N+2)|RELU", 9, ")", "unexpected ')'"),
+    ("DENSE|N^2", 7, "^", "only numbers, N, + - * / and parentheses"),
+    ("DENSE|sqrt(N)", 6, "s", "unexpected 's'"),
+    ("DENSE|N*", 8, " ", "ends too early"),
+    ("DENSE|2-3", 6, "2-3", "is -1, not a positive integer"),
+    ("DENSE|7/2", 6, "7/2", "is 3.5, not a positive integer"),
+    ("DENSE|1/0", 6, "1/0", "is inf, not a positive integer"),
+])
+def test_a_malformed_width_expression_points_at_the_token(text, column, token, fragment):
+    with pytest.raises(LayoutError) as info:
+        parse_layout(text)
+    assert info.value.column == column and fragment in str(info.value)
+    assert info.value.token == token
+
+
 def test_parse_shape():
     assert parse_shape("1|28|28") == (1, 28, 28)
     assert parse_shape(" 256 | 784 ") == (256, 784)

@@ -30,7 +30,8 @@ from hepgan.nn.layers import (
     ClassEmbedding, ConcatCondition, Exp, Gauss, MinibatchStd, Swish, SymmReLU, VirtualBatchNorm,
 )
 from hepgan.nn.layout import (
-    LayerSpec, LayoutError, NetworkLayout, format_layer, format_layout, parse_layout, parse_shape,
+    LayerSpec, LayoutError, NetworkLayout, WidthExpression, format_layer, format_layout, parse_layout,
+    parse_shape,
 )
 
 Shape = tuple[int, ...]
@@ -66,9 +67,11 @@ def _describe(shape: Shape) -> str:
 class _LayerBuilder:
     """Builds one layer from the incoming shape; failures point at the layer's token."""
 
-    def __init__(self, layout: NetworkLayout, index: int, cond_dim: int):
+    def __init__(self, layout: NetworkLayout, index: int, cond_dim: int, n_inputs: int):
         self.spec = layout.layers[index]
         self.cond_dim = cond_dim
+        self.n_inputs = n_inputs
+        self.layout = layout
         self.text, self.column, self.token = _locate(layout, index)
 
     def fail(self, problem: str, detail: str = "") -> LayoutError:
@@ -93,9 +96,23 @@ class _LayerBuilder:
     # ---- one method per layer kind
 
     def _dense(self, s: LayerSpec, shape: Shape) -> tuple[nn.Module, Shape]:
-        linear = nn.Linear(_size(shape), s["units"])
+        units = self.width(s["units"])
+        linear = nn.Linear(_size(shape), units)
         layer = linear if len(shape) == 1 else nn.Sequential(nn.Flatten(), linear)
-        return _with_activation(layer, s["act"]), (s["units"],)
+        return _with_activation(layer, s["act"]), (units,)
+
+    def width(self, units: int | WidthExpression) -> int:
+        """A DENSE width; an expression of N is evaluated for this network's number of inputs."""
+        if isinstance(units, int):
+            return units
+        value = units.width(self.n_inputs)
+        if value >= 1:
+            return value
+        written = self.layout.text[units.column:units.column + len(units.source)] == units.source
+        text, column, token = (self.layout.text, units.column, units.source) if written else \
+            (self.text, self.column, self.token)
+        raise LayoutError(f"DENSE width {units} is {units.value(self.n_inputs):g} for N = {self.n_inputs} "
+                          "inputs; it must come to a positive integer", text=text, column=column, token=token)
 
     def _conv(self, s: LayerSpec, shape: Shape) -> tuple[nn.Module, Shape]:
         c, h, w = self.need_image(shape)
@@ -224,7 +241,7 @@ class Network(nn.Module):
         self.cond_dim = cond_dim
         blocks, shapes, shape = [], [], self.input_shape
         for index in range(len(layout.layers)):
-            block, shape = _LayerBuilder(layout, index, cond_dim).build(shape)
+            block, shape = _LayerBuilder(layout, index, cond_dim, _size(self.input_shape)).build(shape)
             blocks.append(block)
             shapes.append(shape)
         self.blocks = nn.ModuleList(blocks)

@@ -10,7 +10,7 @@ Whitespace around tokens is ignored and keywords (layer types, activations, ``FL
 (upper case, ``", "`` between layers, every field explicit), and parsing that form gives the
 same layers back. Layer types and their fields (``[...]`` is optional, with its default)::
 
-    DENSE|units[|ACT=TANH]
+    DENSE|units[|ACT=TANH]             units: an integer or an expression of N (below)
     CONV|depth|fh|fw[|sh|sw=1|1][|ph|pw=0|0][|ACT=TANH]
     TCONV|depth|fh|fw[|sh|sw=1|1][|ph|pw=0|0][|ACT=TANH[|op=0]]   transposed convolution
     MAXPOOL|fh|fw[|sh|sw=1|1]
@@ -28,6 +28,14 @@ Activations: RELU, TANH, SIGMOID, LINEAR, SYMMRELU (|x|), SOFTSIGN, GAUSS (exp(-
 hepgan's LEAKYRELU, SWISH (x*sigmoid(beta*x), beta trainable per layer), ELU, SOFTPLUS, EXP.
 A leaky ReLU's slope is written ``LEAKYRELU:0.1`` wherever an activation goes (default 0.2).
 
+As in TMVA, a DENSE width may be an expression of ``N``, the number of inputs of the network
+(the latent size of a generator, the cells or pixels of a critic): ``DENSE|(N+100)*2|TANH``,
+``DENSE|N|RELU``, ``DENSE|(N+30)/2``. The expression is checked when the layout is parsed and
+evaluated when the network is built, like TMVA's (in floating point, truncated toward zero); a
+width below 1 is an error that points at the expression. ``format_layout`` prints it back
+unevaluated (no spaces, ``N`` upper case). What TMVA's TFormula offers beyond ``+ - * / ( )``,
+numbers and ``N`` (functions such as ``sqrt``, ``^``) is not accepted.
+
 Decisions worth knowing (they differ from, or are not covered by, TMVA):
 
 * Short CONV. Strides and paddings come in (h, w) pairs and may be left off: missing strides
@@ -40,6 +48,8 @@ Decisions worth knowing (they differ from, or are not covered by, TMVA):
 * MAXPOOL's missing strides are 1, as in CONV (not PyTorch's stride = kernel size).
 * BNORM's momentum is TMVA's / Keras' (the weight of the old running average; PyTorch's
   momentum is 1 - it); -1 means a cumulative average, as in TMVA. The defaults are PyTorch's.
+* A DENSE width that comes to 0 is an error (TMVA makes it 1). A DENSE layer may name its
+  activation first (``DENSE|TANH|N*2``), as TMVA allows; it prints width first.
 * Nothing is ever skipped: every malformed layer is a :class:`LayoutError` that names the
   column and the token, says what was expected and shows the string with a caret line.
 """
@@ -115,6 +125,129 @@ def caret_lines(text: str, column: int, width: int) -> str:
     shown = "".join(" " if ch.isspace() or not ch.isprintable() else ch for ch in line)
     width = max(1, min(width, len(line) - rel))
     return f"  {shown}\n  {' ' * rel}{'^' * width}"
+
+
+_EXPR_TOKEN = re.compile(r"\s*(?:([0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?)|([Nn])|([-+*/()]))")
+
+
+@dataclass(frozen=True)
+class WidthExpression:
+    """A DENSE width written as an expression of N, the network's number of inputs (TMVA's form).
+
+    ``text`` is the canonical form (no spaces, ``N`` upper case); ``source`` and ``column`` say
+    where it was written, for errors, and take no part in equality.
+    """
+
+    text: str
+    source: str = field(default="", compare=False)
+    column: int = field(default=-1, compare=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def value(self, n: int) -> float:
+        """The expression at N = ``n``, in floating point (inf or nan after a division by zero)."""
+        return _Expression(self.text).evaluate(float(n))
+
+    def width(self, n: int) -> int:
+        """The width for ``n`` inputs: the value truncated toward zero, as TMVA does (may be < 1)."""
+        value = self.value(n)
+        return int(value) if math.isfinite(value) and abs(value) <= MAX_INT else -1
+
+
+class _Expression:
+    """Recursive descent over ``+ - * / ( )``, numbers and N; ``error`` gets (message, offset)."""
+
+    def __init__(self, text: str):
+        self.tokens: list[tuple[str, int]] = []  # (token, offset in text)
+        at = 0
+        while at < len(text):
+            if text[at:].strip() == "":
+                break
+            match = _EXPR_TOKEN.match(text, at)
+            if not match:
+                offset = at + len(text[at:]) - len(text[at:].lstrip())
+                raise _ExpressionError(f"unexpected {text[offset]!r} in an expression of N "
+                                       "(only numbers, N, + - * / and parentheses)", offset)
+            token = match.group(1) or match.group(2) or match.group(3)
+            self.tokens.append((token.upper() if match.group(2) else token, match.end() - len(token)))
+            at = match.end()
+        self.end = len(text)
+        self.pos = 0
+        self.n = 1.0
+
+    def canonical(self) -> str:
+        self.parse()
+        return "".join(token for token, _ in self.tokens)
+
+    def evaluate(self, n: float) -> float:
+        self.n = n
+        return self.parse()
+
+    def parse(self) -> float:
+        self.pos = 0
+        if not self.tokens:
+            raise _ExpressionError("empty expression", 0)
+        value = self.sum()
+        if self.pos < len(self.tokens):
+            token, offset = self.tokens[self.pos]
+            raise _ExpressionError(f"unexpected {token!r} in an expression of N", offset)
+        return value
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+
+    def sum(self) -> float:
+        value = self.product()
+        while self.peek() in ("+", "-"):
+            op = self.tokens[self.pos][0]
+            self.pos += 1
+            right = self.product()
+            value = value + right if op == "+" else value - right
+        return value
+
+    def product(self) -> float:
+        value = self.unary()
+        while self.peek() in ("*", "/"):
+            op = self.tokens[self.pos][0]
+            self.pos += 1
+            right = self.unary()
+            if op == "*":
+                value *= right
+            else:
+                value = value / right if right else math.copysign(math.inf, value) if value else math.nan
+        return value
+
+    def unary(self) -> float:
+        if self.peek() in ("+", "-"):
+            sign = -1.0 if self.tokens[self.pos][0] == "-" else 1.0
+            self.pos += 1
+            return sign * self.unary()
+        return self.atom()
+
+    def atom(self) -> float:
+        if self.pos >= len(self.tokens):
+            raise _ExpressionError("the expression of N ends too early", self.end)
+        token, offset = self.tokens[self.pos]
+        self.pos += 1
+        if token == "(":
+            value = self.sum()
+            if self.peek() != ")":
+                where = self.tokens[self.pos][1] if self.pos < len(self.tokens) else self.end
+                raise _ExpressionError("missing ')' in an expression of N", where)
+            self.pos += 1
+            return value
+        if token == "N":
+            return self.n
+        if token in "+-*/)":
+            raise _ExpressionError(f"unexpected {token!r} in an expression of N", offset)
+        return float(token)
+
+
+class _ExpressionError(Exception):
+    def __init__(self, problem: str, offset: int):
+        super().__init__(problem)
+        self.problem, self.offset = problem, offset
 
 
 @dataclass(frozen=True)
@@ -367,9 +500,33 @@ class _Parser:
 
     def _dense(self, kind: str, tok: _Tok, fields: list[_Tok]) -> dict[str, Any]:
         self.count(kind, tok, fields, 1, 2)
-        units = self.integer(kind, fields[0], "units")
+        if len(fields) == 2 and fields[0].text.partition(":")[0].strip().upper() in ACTIVATIONS:
+            fields = [fields[1], fields[0]]  # TMVA also takes DENSE|ACT|width
+        units = self.width(kind, fields[0])
         act = self.activation(fields[1], kind) if len(fields) > 1 else DEFAULT_ACTIVATION
         return {"units": units, "act": act}
+
+    def width(self, kind: str, tok: _Tok) -> int | WidthExpression:
+        """A positive integer, or a TMVA expression of N (constant ones are folded)."""
+        if _INT_RE.fullmatch(tok.text):
+            return self.integer(kind, tok, "units")
+        try:
+            expression = _Expression(tok.text)
+            canonical = expression.canonical()
+        except _ExpressionError as exc:
+            if not any(ch in tok.text for ch in "Nn+-*/()"):
+                raise self.fail(f"field 'units' of {kind} must be a positive integer or an expression of "
+                                f"N, got {tok.text!r}", tok, self.expected(kind)) from None
+            raise self.fail(exc.problem, _Tok(tok.text[exc.offset:exc.offset + 1] or " ", tok.column + exc.offset),
+                            "; expected e.g. DENSE|(N+100)*2|TANH (N: the network's number of inputs)") from None
+        width = WidthExpression(canonical, tok.text, tok.column)
+        if "N" in canonical:
+            return width
+        value = width.value(1)  # a constant: written by hand, so a fraction is a mistake, not truncated
+        if not (math.isfinite(value) and value == int(value) and 1 <= value <= MAX_INT):
+            raise self.fail(f"field 'units' of {kind} is {value:g}, not a positive integer", tok,
+                            self.expected(kind))
+        return int(value)
 
     def _conv(self, kind: str, tok: _Tok, fields: list[_Tok]) -> dict[str, Any]:
         return self.conv_like(kind, tok, fields)
@@ -510,7 +667,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 __all__ = [
-    "ACTIVATIONS", "FORMS", "LAYER_KINDS", "LayerSpec", "LayoutError", "NetworkLayout",
+    "ACTIVATIONS", "FORMS", "LAYER_KINDS", "LayerSpec", "LayoutError", "NetworkLayout", "WidthExpression",
     "format_gan_layout", "format_layer", "format_layout", "parse_gan_layout", "parse_layout",
     "parse_shape",
 ]
