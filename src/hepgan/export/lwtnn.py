@@ -19,10 +19,13 @@ MeV), ``impact_eta``, ``impact_phi``, ``alignment_j`` (one-hot) and ``label_j`` 
 What lwtnn cannot do is kept in two extra top-level sections that lwtnn ignores and
 :mod:`hepgan.export.runtime` applies after the network:
 
-* ``hepgan_postprocess``: ``output_activation`` (an elementwise activation of the *last* layer
-  that lwtnn lacks, e.g. ``softplus``; null when none), then ``transform`` (the fitted
-  preprocessing as :meth:`Transform.to_dict`, whose ``inverse(x, energies)`` gives MeV), or
-  ``images: true`` for ``clip((x + 1) * 127.5, 0, 255)``;
+* ``hepgan_postprocess`` (``version`` 2): ``network_latent``, how many of the caller's latent
+  values the network takes (``z_0`` ...; a head's noise takes the rest); ``output_activation``
+  (an elementwise activation of the *last* layer that lwtnn lacks, e.g. ``softplus``; null when
+  none); ``head``, the stages of a calorimeter generator's head (:mod:`hepgan.export.calo_head`;
+  empty for other families), after which the network's ``feature_i`` outputs are cells; then
+  ``transform`` (the fitted preprocessing as :meth:`Transform.to_dict`, whose
+  ``inverse(x, energies)`` gives MeV), or ``images: true`` for ``clip((x + 1) * 127.5, 0, 255)``;
 * ``hepgan``: :class:`~hepgan.export.info.ExportInfo` (geometry, condition encoder, trained
   range, verification).
 
@@ -33,6 +36,7 @@ entering after the first layer, ...) are a ConfigError naming the layer.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +45,7 @@ from torch import nn
 
 from hepgan.data.conditions import PASSED_THROUGH, LOG_SCALED
 from hepgan.errors import ConfigError
+from hepgan.export.calo_head import FORMAT_VERSION, head_stages
 from hepgan.export.info import ExportInfo, info_from_generator
 from hepgan.export.module import layout_network, network_layers, reference_forward
 from hepgan.export.verify import compare, verification_batch
@@ -88,7 +93,8 @@ def export_lwtnn(gen, out: str | Path | None = None, *, source: str = "") -> Lwt
 def to_lwtnn(gen, source: str = "") -> dict:
     """The lwtnn JSON description of ``gen`` (a dict), or a ConfigError naming a layer lwtnn cannot express."""
     net = layout_network(gen)
-    extra = [f"{name} ({type(m).__name__})" for name, m in gen.network.named_modules()
+    stages, body = head_stages(gen.network)
+    extra = [f"{name} ({type(m).__name__})" for name, m in body.named_modules()
              if name and not any(sub is net for sub in m.modules()) and not any(sub is m for sub in net.modules())]
     if extra:
         raise ConfigError(f"the generator's {', '.join(extra[:1])} outside its layout network cannot be expressed "
@@ -126,14 +132,20 @@ def to_lwtnn(gen, source: str = "") -> dict:
     if gen.encoder.dim and not conditions_in:
         raise ConfigError("the generator takes conditions but no CONCAT layer feeds them; cannot export to lwtnn")
     transform = gen.transform.to_dict() if gen.kind == "showers" and gen.transform is not None else None
-    outputs = [f"{'cell' if gen.kind == 'showers' else 'pixel'}_{i}" for i in range(info.n_outputs)]
+    network_latent = int(gen.latent_dim) - int(getattr(gen.network, "noise_dim", 0))  # the head takes the rest
+    inputs = _inputs(gen, conditions_in, network_latent)
+    if stages:  # the network makes features, the head cells
+        outputs = [f"feature_{i}" for i in range(math.prod(net.output_shape))]
+    else:
+        outputs = [f"{'cell' if gen.kind == 'showers' else 'pixel'}_{i}" for i in range(info.n_outputs)]
     return {
-        "inputs": _inputs(gen, conditions_in),
+        "inputs": inputs,
         "layers": layers,
         "outputs": outputs,
         "defaults": {},
         "miscellaneous": {"producer": "hepgan", "note": "apply the hepgan_postprocess section to the outputs"},
-        "hepgan_postprocess": {"output_activation": output_activation, "transform": transform,
+        "hepgan_postprocess": {"version": FORMAT_VERSION, "network_latent": network_latent,
+                               "output_activation": output_activation, "head": stages, "transform": transform,
                                "images": gen.kind == "images"},
         "hepgan": info.to_dict(),
     }
@@ -182,8 +194,8 @@ def _normalization(name: str, bn: nn.BatchNorm1d) -> dict:
     return {"architecture": "normalization", "weights": scale.tolist(), "bias": offset.tolist()}
 
 
-def _inputs(gen, conditions_in: bool) -> list[dict]:
-    inputs = [{"name": f"z_{i}", "offset": 0.0, "scale": 1.0} for i in range(gen.latent_dim)]
+def _inputs(gen, conditions_in: bool, network_latent: int) -> list[dict]:
+    inputs = [{"name": f"z_{i}", "offset": 0.0, "scale": 1.0} for i in range(network_latent)]
     if not conditions_in:
         return inputs
     enc = gen.encoder

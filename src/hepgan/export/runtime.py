@@ -21,6 +21,7 @@ import numpy as np
 
 from hepgan.data.conditions import PASSED_THROUGH, ConditionEncoder
 from hepgan.errors import DataError
+from hepgan.export.calo_head import FORMAT_VERSION, CaloHead
 from hepgan.export.info import ExportInfo
 
 
@@ -86,14 +87,19 @@ class LwtnnGenerator:
                 width = w.shape[0]
             elif kind == "normalization" and w.shape[0] != width:
                 raise self._error(f"layer {i}: normalization of {w.shape[0]} values after a layer of {width}")
-        if width != len(spec["outputs"]) or width != self.info.n_outputs:
-            raise self._error(f"the network gives {width} outputs but {self.info.n_outputs} are expected")
-        expected = self.info.latent_dim + (sum(self.info.condition_widths) + self.info.n_classes
-                                            if len(self.offset) > self.info.latent_dim else 0)
-        if len(self.offset) != expected:
-            raise self._error(f"{len(self.offset)} inputs do not match latent_dim {self.info.latent_dim} "
-                              f"plus the conditions {self.info.condition_names}")
         post = spec["hepgan_postprocess"]
+        if not isinstance(post, dict) or post.get("version", 1) not in (1, FORMAT_VERSION):
+            raise self._error(f"hepgan_postprocess version {post.get('version') if isinstance(post, dict) else post!r} "
+                              f"is not one this hepgan reads (1, {FORMAT_VERSION}); export the run again")
+        self.network_latent = int(post.get("network_latent", self.info.latent_dim))
+        self.head = CaloHead(post.get("head") or [], self.network_latent, self.source) if post.get("head") else None
+        if width != len(spec["outputs"]) or (self.head is None and width != self.info.n_outputs):
+            raise self._error(f"the network gives {width} outputs but {self.info.n_outputs} are expected")
+        expected = self.network_latent + (sum(self.info.condition_widths) + self.info.n_classes
+                                          if len(self.offset) > self.network_latent else 0)
+        if len(self.offset) != expected:
+            raise self._error(f"{len(self.offset)} inputs do not match {self.network_latent} latent values "
+                              f"plus the conditions {self.info.condition_names}")
         activation = post.get("output_activation")
         if activation is not None and activation not in _OUTPUT_ACTIVATIONS:
             raise self._error(f"unknown output_activation {activation!r}; valid: {', '.join(_OUTPUT_ACTIVATIONS)}")
@@ -158,8 +164,8 @@ class LwtnnGenerator:
         z = np.asarray(z, np.float64)
         if z.ndim != 2 or z.shape[1] != self.info.latent_dim:
             raise DataError("<inputs>", f"z must have shape (N, {self.info.latent_dim}), got {z.shape}")
-        columns = [z]
-        if len(self.offset) > self.info.latent_dim:
+        columns = [z[:, : self.network_latent]]
+        if len(self.offset) > self.network_latent:
             conditions = conditions or {}
             for name in self.info.condition_names:
                 raw = ConditionEncoder._raw(conditions, name)  # ln E, positivity and presence checked there
@@ -187,9 +193,13 @@ class LwtnnGenerator:
     def run(self, z: np.ndarray, conditions: dict[str, np.ndarray] | None = None,
             labels: np.ndarray | None = None) -> np.ndarray:
         """Physical samples: (N, n_cells) MeV showers (float64) or (N, *sample_shape) 0..255 images."""
-        x = self.forward(self.network_inputs(z, conditions, labels))
+        inputs = self.network_inputs(z, conditions, labels)
+        x = self.forward(inputs)
         if self.output_activation is not None:
             x = self.output_activation(x)  # in the network's precision, as torch applies it
+        if self.head is not None:
+            encoded = ((inputs + self.offset) * self.scale).astype(np.float32)[:, self.network_latent :]
+            x = self.head.run(x, np.asarray(z, np.float32), encoded)
         x = x.astype(np.float64)
         if self.images:
             return np.clip((x + 1.0) * 127.5, 0.0, 255.0).reshape(len(x), *self.info.sample_shape)
