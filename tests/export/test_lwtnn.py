@@ -54,8 +54,8 @@ def test_mlp_image_generator_with_class_labels():
 
 
 @pytest.mark.parametrize("layout, message", [
-    ("CONCAT, DENSE|98|RELU, RESHAPE|2|7|7, CONV|1|3|3|1|1|1|1|LINEAR, RESHAPE|FLAT, DENSE|266|SOFTPLUS",
-     r"generator layer 3 \(CONV\|1\|3\|3\|1\|1\|1\|1(\|LINEAR)?\) cannot be expressed in lwtnn: lwtnn has no Conv2d"),
+    ("CONCAT, DENSE|98|RELU, RESHAPE|2|7|7, MAXPOOL|2|2, RESHAPE|FLAT, DENSE|266|SOFTPLUS",
+     r"generator layer 3 \(MAXPOOL\|2\|2\|1\|1\) cannot be expressed in lwtnn: lwtnn has no MaxPool2d"),
     ("CONCAT, DENSE|16|SOFTPLUS, DENSE|266|SOFTPLUS",
      r"generator layer 1 \(DENSE\|16\|SOFTPLUS\) cannot be expressed in lwtnn: lwtnn has no softplus"),
     ("DENSE|16|RELU, CONCAT, DENSE|266|SOFTPLUS", r"generator layer 1 \(CONCAT\) .*conditions enter after the first"),

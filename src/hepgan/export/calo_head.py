@@ -187,7 +187,7 @@ class CaloHead:
             method = getattr(self, f"_{kind}", None) if isinstance(kind, str) else None
             if method is None:
                 raise DataError(source, f"head stage {i}: unknown type {kind!r} (gaussian_path, cell_noise, "
-                                        "shower_features, cell_fluctuations, layer_calibration, response_calibration)")
+                                        "shower_features, cell_fluctuations, layer_calibration, response_calibration, image_network)")
             try:
                 self.stages.append(method(stage))
             except KeyError as exc:
@@ -320,6 +320,12 @@ class CaloHead:
             return y.astype(np.float32)
 
         return run
+
+    def _image_network(self, d: dict):
+        from hepgan.export.image_layers import ImageNetwork
+
+        network = ImageNetwork(d["layers"], self.source)
+        return lambda v, z, c: network.run(v)
 
     def _cell_noise(self, d: dict):
         scale = _f32(d["scale"], self.source, "cell_noise.scale", 1)

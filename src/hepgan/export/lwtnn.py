@@ -46,6 +46,7 @@ from torch import nn
 from hepgan.data.conditions import PASSED_THROUGH, LOG_SCALED
 from hepgan.errors import ConfigError
 from hepgan.export.calo_head import FORMAT_VERSION, head_stages
+from hepgan.export.image_layers import image_layer
 from hepgan.export.info import ExportInfo, info_from_generator
 from hepgan.export.module import layout_network, network_layers, reference_forward
 from hepgan.export.verify import compare, verification_batch
@@ -105,7 +106,10 @@ def to_lwtnn(gen, source: str = "") -> dict:
     layers: list[dict] = []
     output_activation = None
     primitives = [(name, m) for name, block in network_layers(gen) for m in _primitives(block)]
-    for i, (name, module) in enumerate(primitives):
+    split = _image_part_start(primitives)
+    if split < len(primitives):  # convolutions and what follows them: a head stage
+        stages.append({"type": "image_network", "layers": _image_layers(primitives[split:])})
+    for i, (name, module) in enumerate(primitives[:split]):
         if isinstance(module, ConcatCondition):
             if layers:
                 raise _cannot(name, "the conditions enter after the first layer; lwtnn's sequential format only "
@@ -134,8 +138,9 @@ def to_lwtnn(gen, source: str = "") -> dict:
     transform = gen.transform.to_dict() if gen.kind == "showers" and gen.transform is not None else None
     network_latent = int(gen.latent_dim) - int(getattr(gen.network, "noise_dim", 0))  # the head takes the rest
     inputs = _inputs(gen, conditions_in, network_latent)
-    if stages:  # the network makes features, the head cells
-        outputs = [f"feature_{i}" for i in range(math.prod(net.output_shape))]
+    if stages:  # the network makes features, the head cells or pixels
+        width = next((len(layer["bias"]) for layer in reversed(layers) if layer["weights"]), len(inputs))
+        outputs = [f"feature_{i}" for i in range(width)]
     else:
         outputs = [f"{'cell' if gen.kind == 'showers' else 'pixel'}_{i}" for i in range(info.n_outputs)]
     return {
@@ -149,6 +154,36 @@ def to_lwtnn(gen, source: str = "") -> dict:
                                "images": gen.kind == "images"},
         "hepgan": info.to_dict(),
     }
+
+
+_IMAGE_ONLY = (nn.Conv2d, nn.ConvTranspose2d, nn.Upsample, nn.BatchNorm2d)
+
+
+def _image_part_start(primitives: list[tuple[str, nn.Module]]) -> int:
+    """Index of the first layer of the convolutional part (the reshape before the first
+    convolution), or len(primitives) for a network lwtnn runs whole."""
+    first = next((i for i, (_, m) in enumerate(primitives) if isinstance(m, _IMAGE_ONLY)), len(primitives))
+    reshape = next((i for i in range(first - 1, -1, -1) if isinstance(primitives[i][1], nn.Unflatten)), None)
+    return first if reshape is None else reshape
+
+
+def _image_layers(primitives: list[tuple[str, nn.Module]]) -> list[dict]:
+    layers = []
+    for name, module in primitives:
+        if isinstance(module, ConcatCondition):
+            raise _cannot(name, "the conditions enter after a convolution; put CONCAT first")
+        layer = image_layer(name, module, _array)
+        if layer is None and not isinstance(module, _NO_OPS):
+            function = OUTPUT_ONLY.get(type(module)) or _activation(name, module)
+            layer = {"type": "activation", **(function if isinstance(function, dict) else {"function": function})}
+        if layer is not None:
+            layers.append(layer)
+    return layers
+
+
+def _array(tensor):
+    values = tensor.detach().cpu().numpy().astype(np.float32)
+    return np.array(_floats(tensor), dtype=object).reshape(values.shape).tolist()
 
 
 def _cannot(name: str, why: str) -> ConfigError:
