@@ -27,8 +27,7 @@ from hepgan.errors import ConfigError
 
 THRESHOLD_QUANTILE = 0.01
 MIN_STD = 0.05
-ENERGY_DEGREE = 3  # of the polynomials in ln E giving each energy feature's mean and width
-ENERGY_GROUPS = 20  # groups of neighbouring incident energies in which the widths are measured
+ENERGY_GROUPS = 20  # groups of neighbouring incident energies in which the moments are measured
 MIN_ENERGY_STD = 0.002  # a 1 TeV electron's deposited energy varies by ~1 %
 
 
@@ -40,10 +39,11 @@ class ShowerScales(nn.Module):
         self.register_buffer("log_energy_map", torch.zeros(cond_dim + 1))  # ln E = cond . w + b
         self.register_buffer("threshold", torch.ones(n_layers))  # MeV
         self.register_buffer("log_energy_scale", torch.tensor([0.0, 1.0]))  # centre and width of ln E
-        # layer energies and ln(E_dep / E): polynomial coefficients in the scaled ln E of the mean
-        # and of the log of the variance, lowest power first
-        self.register_buffer("energy_mean", torch.zeros(n_layers + 1, ENERGY_DEGREE + 1))
-        self.register_buffer("energy_log_var", torch.zeros(n_layers + 1, ENERGY_DEGREE + 1))
+        # layer energies and ln(E_dep / E): their mean and the log of their variance at the centres
+        # (in scaled ln E) of groups of neighbouring incident energies, interpolated linearly between
+        self.register_buffer("energy_knots", torch.zeros(ENERGY_GROUPS))
+        self.register_buffer("energy_mean", torch.zeros(n_layers + 1, ENERGY_GROUPS))
+        self.register_buffer("energy_log_var", torch.zeros(n_layers + 1, ENERGY_GROUPS))
         self.register_buffer("cell_mean", torch.zeros(n_layers, width))
         self.register_buffer("cell_std", torch.ones(n_layers, 1))  # one width per layer
         self.register_buffer("layer_log_share", torch.zeros(n_layers))  # ln of the mean share of each layer
@@ -56,9 +56,16 @@ class ShowerScales(nn.Module):
     def energy_moments(self, energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, layers + 1) mean and width of the energy features at these incident energies (MeV)."""
         u = (torch.log(energy) - self.log_energy_scale[0]) / self.log_energy_scale[1]
-        powers = torch.linalg.vander(u, N=ENERGY_DEGREE + 1)  # 1, u, u^2, ...
-        std = torch.exp(0.5 * (powers @ self.energy_log_var.T)).clamp_min(MIN_ENERGY_STD)
-        return powers @ self.energy_mean.T, std
+        mean, log_var = self._interpolate(u, self.energy_mean), self._interpolate(u, self.energy_log_var)
+        return mean, torch.exp(0.5 * log_var).clamp_min(MIN_ENERGY_STD)
+
+    def _interpolate(self, u: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """(N, F) piecewise-linear interpolation of ``values`` (F, knots) at ``u``, flat outside the
+        knots; repeated knots (fewer groups than slots) add nothing."""
+        k = self.energy_knots
+        step = (k[1:] - k[:-1]).clamp_min(1e-12)
+        weight = ((u[:, None] - k[None, :-1]) / step).clamp(0.0, 1.0)  # (N, knots - 1)
+        return values[:, 0] + weight @ (values[:, 1:] - values[:, :-1]).T
 
     def energy_features(self, layer_energy: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
         """(N, layers + 1) ln(1 + E_layer / threshold) and ln(E_dep / E), standardised at the
@@ -102,18 +109,23 @@ class ShowerScales(nn.Module):
         log_energy = np.log(energies)
         scale = (log_energy.mean(), max(log_energy.std(), 1e-6))
         self.log_energy_scale.copy_(torch.tensor(scale))
-        powers = np.vander((log_energy - scale[0]) / scale[1], ENERGY_DEGREE + 1, increasing=True)
-        mean, *_ = np.linalg.lstsq(powers, features, rcond=None)
-        # the log of the variance, measured in groups of neighbouring energies: it spans two
-        # orders of magnitude from 1 GeV to 1 TeV, and a polynomial in it stays positive
-        n_groups = max(1, min(ENERGY_GROUPS, len(energies) // 10))
-        groups = np.array_split(np.argsort(log_energy, kind="stable"), n_groups)
-        residual = features - powers @ mean
-        log_var = np.log(np.stack([residual[g].var(0) for g in groups]) + MIN_ENERGY_STD**2)
-        centres = np.stack([powers[g].mean(0) for g in groups])
-        var, *_ = np.linalg.lstsq(centres, log_var, rcond=None)
-        self.energy_mean.copy_(t(mean.T))
-        self.energy_log_var.copy_(t(var.T))
+        u = (log_energy - scale[0]) / scale[1]
+        # groups of neighbouring incident energies: each distinct energy of a discrete spectrum, else
+        # equal counts; the mean is interpolated between group centres, the variance is that of the
+        # residuals around it (a trend within a group is no spread)
+        distinct = np.unique(energies)
+        if len(distinct) <= ENERGY_GROUPS:
+            groups = [np.flatnonzero(energies == e) for e in distinct]
+        else:
+            groups = np.array_split(np.argsort(u, kind="stable"), max(1, min(ENERGY_GROUPS, len(u) // 10)))
+        knots = np.array([u[g].mean() for g in groups])
+        means = np.stack([features[g].mean(0) for g in groups], axis=1)  # (F, groups)
+        pad = ENERGY_GROUPS - len(groups)
+        self.energy_knots.copy_(t(np.concatenate([knots, np.full(pad, knots[-1])])))
+        self.energy_mean.copy_(t(np.concatenate([means, np.repeat(means[:, -1:], pad, axis=1)], axis=1)))
+        residual = features - self._interpolate(t(u).float(), self.energy_mean).double().numpy()
+        log_var = np.stack([np.log(residual[g].var(0) + MIN_ENERGY_STD**2) for g in groups], axis=1)
+        self.energy_log_var.copy_(t(np.concatenate([log_var, np.repeat(log_var[:, -1:], pad, axis=1)], axis=1)))
         counted = np.log1p(cells / thresholds[None, :, None])
         mean = counted.mean(0) * mask
         self.cell_mean.copy_(t(mean))
