@@ -177,8 +177,9 @@ def _erf(x: np.ndarray) -> np.ndarray:
 class CaloHead:
     """The stages of ``hepgan_postprocess.head``: ``run(v, z, c)`` -> energy-normalised cells."""
 
-    def __init__(self, stages: list, network_latent: int, source: str = "<memory>"):
+    def __init__(self, stages: list, network_latent: int, source: str = "<memory>", dtype=np.float32):
         self.source = source
+        self.dtype = dtype  # of a stage's own dense layers (the layered shape network)
         self.network_latent = network_latent
         self.layer_sizes: list[int] | None = None  # set by shower_features
         self.stages = []
@@ -187,7 +188,8 @@ class CaloHead:
             method = getattr(self, f"_{kind}", None) if isinstance(kind, str) else None
             if method is None:
                 raise DataError(source, f"head stage {i}: unknown type {kind!r} (gaussian_path, cell_noise, "
-                                        "shower_features, cell_fluctuations, layer_calibration, response_calibration, image_network)")
+                                        "shower_features, cell_fluctuations, layer_calibration, response_calibration, image_network, "
+                                        "layered_shower)")
             try:
                 self.stages.append(method(stage))
             except KeyError as exc:
@@ -320,6 +322,13 @@ class CaloHead:
             return y.astype(np.float32)
 
         return run
+
+    def _layered_shower(self, d: dict):
+        from hepgan.export.dense_stack import DenseStack
+        from hepgan.export.layered_head import LayeredShower
+
+        shower = LayeredShower(d, self.source, lambda layers: DenseStack(layers, self.source, self.dtype))
+        return lambda v, z, c: shower.run(v, z, c)
 
     def _image_network(self, d: dict):
         from hepgan.export.image_layers import ImageNetwork

@@ -47,6 +47,7 @@ from hepgan.data.conditions import PASSED_THROUGH, LOG_SCALED
 from hepgan.errors import ConfigError
 from hepgan.export.calo_head import FORMAT_VERSION, head_stages
 from hepgan.export.image_layers import image_layer
+from hepgan.export.layered_head import layered_stage
 from hepgan.export.info import ExportInfo, info_from_generator
 from hepgan.export.module import layout_network, network_layers, reference_forward
 from hepgan.export.verify import compare, verification_batch
@@ -93,19 +94,11 @@ def export_lwtnn(gen, out: str | Path | None = None, *, source: str = "") -> Lwt
 
 def to_lwtnn(gen, source: str = "") -> dict:
     """The lwtnn JSON description of ``gen`` (a dict), or a ConfigError naming a layer lwtnn cannot express."""
-    net = layout_network(gen)
-    stages, body = head_stages(gen.network)
-    extra = [f"{name} ({type(m).__name__})" for name, m in body.named_modules()
-             if name and not any(sub is net for sub in m.modules()) and not any(sub is m for sub in net.modules())]
-    if extra:
-        raise ConfigError(f"the generator's {', '.join(extra[:1])} outside its layout network cannot be expressed "
-                          "in lwtnn; export with --format onnx instead")
+    stages, primitives, conditions_in = _network_and_head(gen)
     info = info_from_generator(gen, source)
     info.extra = {"format": "lwtnn"}
-    conditions_in = bool(getattr(gen.network, "feeds_cond", False))
     layers: list[dict] = []
     output_activation = None
-    primitives = [(name, m) for name, block in network_layers(gen) for m in _primitives(block)]
     split = _image_part_start(primitives)
     if split < len(primitives):  # convolutions and what follows them: a head stage
         stages.append({"type": "image_network", "layers": _image_layers(primitives[split:])})
@@ -136,7 +129,7 @@ def to_lwtnn(gen, source: str = "") -> dict:
     if gen.encoder.dim and not conditions_in:
         raise ConfigError("the generator takes conditions but no CONCAT layer feeds them; cannot export to lwtnn")
     transform = gen.transform.to_dict() if gen.kind == "showers" and gen.transform is not None else None
-    network_latent = int(gen.latent_dim) - int(getattr(gen.network, "noise_dim", 0))  # the head takes the rest
+    network_latent = _network_latent(gen)  # the head takes the rest
     inputs = _inputs(gen, conditions_in, network_latent)
     if stages:  # the network makes features, the head cells or pixels
         width = next((len(layer["bias"]) for layer in reversed(layers) if layer["weights"]), len(inputs))
@@ -154,6 +147,47 @@ def to_lwtnn(gen, source: str = "") -> dict:
                                "images": gen.kind == "images"},
         "hepgan": info.to_dict(),
     }
+
+
+def _network_and_head(gen) -> tuple[list[dict], list[tuple[str, nn.Module]], bool]:
+    """(head stages, the network's primitive modules named for errors, whether the conditions
+    are network inputs) of the families hepgan trains."""
+    from hepgan.models.layered.networks import LayeredGenerator
+
+    if isinstance(gen.network, LayeredGenerator):
+        net = gen.network.energy_net
+        stage = layered_stage(gen.network, _array, lambda mlp: _dense_layers("shape network", mlp))
+        return [stage], [(f"energy network layer {i} ({type(m).__name__})", m) for i, m in enumerate(net)], True
+    net = layout_network(gen)
+    stages, body = head_stages(gen.network)
+    extra = [f"{name} ({type(m).__name__})" for name, m in body.named_modules()
+             if name and not any(sub is net for sub in m.modules()) and not any(sub is m for sub in net.modules())]
+    if extra:
+        raise ConfigError(f"the generator's {', '.join(extra[:1])} outside its layout network cannot be expressed "
+                          "in lwtnn; export with --format onnx instead")
+    primitives = [(name, m) for name, block in network_layers(gen) for m in _primitives(block)]
+    return stages, primitives, bool(getattr(gen.network, "feeds_cond", False))
+
+
+def _network_latent(gen) -> int:
+    """How many latent values the lwtnn network takes (a head's noise takes the rest)."""
+    from hepgan.models.layered.networks import LayeredGenerator
+
+    if isinstance(gen.network, LayeredGenerator):
+        return gen.network.shower_latent
+    return int(gen.latent_dim) - int(getattr(gen.network, "noise_dim", 0))
+
+
+def _dense_layers(what: str, mlp: nn.Sequential) -> list[dict]:
+    """lwtnn layers of a torch MLP of Linear layers and activations."""
+    layers = []
+    for i, module in enumerate(mlp):
+        if isinstance(module, nn.Linear):
+            layers.append({"architecture": "dense", "weights": _floats(module.weight), "bias": _floats(module.bias),
+                           "activation": "linear"})
+        else:
+            layers[-1]["activation"] = _activation(f"{what} layer {i}", module)
+    return layers
 
 
 _IMAGE_ONLY = (nn.Conv2d, nn.ConvTranspose2d, nn.Upsample, nn.BatchNorm2d)
@@ -214,6 +248,8 @@ def _activation(name: str, module: nn.Module):
         return {"function": "elu", "alpha": float(module.alpha)}
     if isinstance(module, Swish):
         return {"function": "swish", "alpha": float(module.beta.detach())}
+    if isinstance(module, nn.SiLU):
+        return {"function": "swish", "alpha": 1.0}
     raise _cannot(name, f"lwtnn has no {type(module).__name__} layer")
 
 

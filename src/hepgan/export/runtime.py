@@ -22,43 +22,8 @@ import numpy as np
 from hepgan.data.conditions import PASSED_THROUGH, ConditionEncoder
 from hepgan.errors import DataError
 from hepgan.export.calo_head import FORMAT_VERSION, CaloHead
+from hepgan.export.dense_stack import OUTPUT_ACTIVATIONS, DenseStack
 from hepgan.export.info import ExportInfo
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # stable for any x, one transcendental
-
-
-def _swish(x: np.ndarray, alpha) -> np.ndarray:
-    """x * sigmoid(alpha x), in place on a temporary: the hot loop of the flagship generator."""
-    t = x * (0.5 * alpha)
-    np.tanh(t, out=t)
-    t *= 0.5
-    t += 0.5
-    t *= x
-    return t
-
-
-def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x, dtype=x.dtype)
-
-
-_FUNCTIONS = {
-    "linear": lambda x, a: x,
-    "rectified": lambda x, a: np.maximum(x, 0.0, dtype=x.dtype),
-    "sigmoid": lambda x, a: _sigmoid(x),
-    "tanh": lambda x, a: np.tanh(x),
-    "leakyrelu": lambda x, a: np.where(x > 0, x, x * a),
-    "elu": lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0, dtype=x.dtype))),
-    "swish": _swish,
-}
-_OUTPUT_ACTIVATIONS = {
-    "softplus": _softplus,
-    "exp": np.exp,
-    "abs": np.abs,
-    "softsign": lambda x: x / (1.0 + np.abs(x)),
-    "gauss": lambda x: np.exp(-x * x),
-}
 
 
 class LwtnnGenerator:
@@ -78,21 +43,14 @@ class LwtnnGenerator:
             self.scale = np.array([float(i["scale"]) for i in spec["inputs"]])
         except (KeyError, TypeError, ValueError):
             raise self._error("'inputs' must be a list of {name, offset, scale}") from None
-        self.layers = [self._layer(i, layer) for i, layer in enumerate(spec["layers"])]
-        width = len(self.offset)
-        for i, (kind, w, b, _, _) in enumerate(self.layers):
-            if kind == "dense" and w is not None:
-                if w.shape[1] != width:
-                    raise self._error(f"layer {i}: weights take {w.shape[1]} inputs but the previous layer gives {width}")
-                width = w.shape[0]
-            elif kind == "normalization" and w.shape[0] != width:
-                raise self._error(f"layer {i}: normalization of {w.shape[0]} values after a layer of {width}")
+        self.network = DenseStack(spec["layers"], self.source, self.dtype)
+        width = self.network.output_width(len(self.offset))
         post = spec["hepgan_postprocess"]
         if not isinstance(post, dict) or post.get("version", 1) not in (1, FORMAT_VERSION):
             raise self._error(f"hepgan_postprocess version {post.get('version') if isinstance(post, dict) else post!r} "
                               f"is not one this hepgan reads (1, {FORMAT_VERSION}); export the run again")
         self.network_latent = int(post.get("network_latent", self.info.latent_dim))
-        self.head = CaloHead(post.get("head") or [], self.network_latent, self.source) if post.get("head") else None
+        self.head = CaloHead(post["head"], self.network_latent, self.source, self.dtype) if post.get("head") else None
         if width != len(spec["outputs"]) or (self.head is None and width != self.info.n_outputs):
             raise self._error(f"the network gives {width} outputs but {self.info.n_outputs} are expected")
         expected = self.network_latent + (sum(self.info.condition_widths) + self.info.n_classes
@@ -101,9 +59,9 @@ class LwtnnGenerator:
             raise self._error(f"{len(self.offset)} inputs do not match {self.network_latent} latent values "
                               f"plus the conditions {self.info.condition_names}")
         activation = post.get("output_activation")
-        if activation is not None and activation not in _OUTPUT_ACTIVATIONS:
-            raise self._error(f"unknown output_activation {activation!r}; valid: {', '.join(_OUTPUT_ACTIVATIONS)}")
-        self.output_activation = _OUTPUT_ACTIVATIONS.get(activation)
+        if activation is not None and activation not in OUTPUT_ACTIVATIONS:
+            raise self._error(f"unknown output_activation {activation!r}; valid: {', '.join(OUTPUT_ACTIVATIONS)}")
+        self.output_activation = OUTPUT_ACTIVATIONS.get(activation)
         self.images = bool(post.get("images", False))
         self.transform = None
         if post.get("transform") is not None:
@@ -124,38 +82,6 @@ class LwtnnGenerator:
 
     def _error(self, problem: str) -> DataError:
         return DataError(self.source, f"lwtnn file: {problem}")
-
-    def _layer(self, index: int, layer: Any):
-        if not isinstance(layer, dict):
-            raise self._error(f"layer {index} is not an object")
-        arch = layer.get("architecture")
-        try:
-            w = np.asarray(layer.get("weights", []), np.float64)
-            b = np.asarray(layer.get("bias", []), np.float64)
-        except (TypeError, ValueError):
-            raise self._error(f"layer {index}: weights and bias must be lists of numbers") from None
-        if arch == "normalization":
-            if w.shape != b.shape or w.ndim != 1:
-                raise self._error(f"layer {index}: normalization weights and bias must be lists of one length")
-            return "normalization", w.astype(self.dtype), b.astype(self.dtype), None, 0.0
-        if arch != "dense":
-            raise self._error(f"layer {index}: architecture {arch!r} is not supported (dense, normalization)")
-        function, alpha = self._activation(index, layer.get("activation", "linear"))
-        if w.size == 0:
-            return "dense", None, None, function, alpha
-        if b.ndim != 1 or b.size == 0 or w.size % b.size:
-            raise self._error(f"layer {index}: {w.size} weights do not fit {b.size} biases")
-        weights = w.reshape(b.size, -1)
-        return "dense", weights.astype(self.dtype), b.astype(self.dtype), function, alpha
-
-    def _activation(self, index: int, activation: Any):
-        if isinstance(activation, dict):
-            name, alpha = activation.get("function"), float(activation.get("alpha", 1.0))
-        else:
-            name, alpha = activation, 1.0
-        if name not in _FUNCTIONS:
-            raise self._error(f"layer {index}: activation {name!r} is not supported ({', '.join(_FUNCTIONS)})")
-        return _FUNCTIONS[name], self.dtype.type(alpha)
 
     # -- evaluation --------------------------------------------------------------------------
     def network_inputs(self, z: np.ndarray, conditions: dict[str, np.ndarray] | None = None,
@@ -179,16 +105,7 @@ class LwtnnGenerator:
 
     def forward(self, inputs: np.ndarray) -> np.ndarray:
         """What lwtnn computes: (x + offset) * scale, then the layers (model space, in ``dtype``)."""
-        x = ((inputs + self.offset) * self.scale).astype(self.dtype)
-        for kind, w, b, function, alpha in self.layers:
-            if kind == "normalization":
-                x = (x + b) * w
-                continue
-            if w is not None:
-                x = x @ w.T
-                x += b
-            x = function(x, alpha)
-        return x
+        return self.network(((inputs + self.offset) * self.scale).astype(self.dtype))
 
     def run(self, z: np.ndarray, conditions: dict[str, np.ndarray] | None = None,
             labels: np.ndarray | None = None) -> np.ndarray:

@@ -80,3 +80,12 @@ def test_fit_refuses_training_showers_that_hold_no_energy():
     scales.fit(rows, cond, energies, np.ones((2, 3), bool))
     torch.testing.assert_close(scales.incident_energy(torch.from_numpy(cond).float()),
                                torch.from_numpy(energies).float(), rtol=1e-5, atol=0)
+
+
+def test_a_checkpoint_of_the_cubic_standardisation_is_refused_with_a_clear_message():
+    scales = ShowerScales(n_layers=2, width=3, cond_dim=1)
+    state = {k: v for k, v in scales.state_dict().items() if k != "energy_knots"}
+    state["energy_mean"] = torch.zeros(3, 4)
+    state["energy_log_var"] = torch.zeros(3, 4)
+    with pytest.raises(ConfigError, match="cubic polynomials in ln E.*retrain the run"):
+        ShowerScales(n_layers=2, width=3, cond_dim=1).load_state_dict(state)
