@@ -114,3 +114,14 @@ def test_bad_onnx_files_give_one_line_errors(tmp_path):
         read_info(foreign)
     with pytest.raises(DataError, match="no such file"):
         read_info(tmp_path / "missing.onnx")
+
+
+def test_the_layered_family_exports_to_onnx():
+    from tests.export.test_layered_head import layered_generator
+
+    gen = layered_generator("calochallenge-1-photons")
+    result = export_onnx(gen)
+    assert result.verification["relative"] <= 1e-5
+    z = np.random.default_rng(3).standard_normal((9, gen.latent_dim)).astype(np.float32)
+    conditions = {"energy": np.geomspace(300.0, 4e6, 9)}
+    _close(run_onnx(onnx_runtime(result.data), result.info, z, conditions), reference_forward(gen, z, conditions))

@@ -43,7 +43,8 @@ def network_layers(gen) -> list[tuple[str, nn.Module]]:
 
 def check_batch_independent(gen) -> None:
     """A ConfigError naming the first layer whose output depends on the rest of the batch."""
-    named = [(name, m) for name, block in network_layers(gen) for m in block.modules()]
+    has_layout = any(isinstance(m, Network) for m in gen.network.modules())
+    named = [(name, m) for name, block in network_layers(gen) for m in block.modules()] if has_layout else []
     named += [(f"generator module {name or 'root'} ({type(m).__name__})", m) for name, m in gen.network.named_modules()]
     for name, module in named:
         if isinstance(module, MinibatchStd) or (isinstance(module, VirtualBatchNorm) and not module.has_reference):
