@@ -46,6 +46,8 @@ import numpy as np
 from hepgan.errors import ConfigError, DataError
 
 FORMAT_VERSION = 2  # of hepgan_postprocess; 1 had no head
+STAGE_TYPES = ("gaussian_path", "cell_noise", "shower_features", "cell_fluctuations", "layer_calibration",
+               "response_calibration", "image_network", "layered_shower")
 
 
 # ---------------------------------------------------------------- writing (needs torch)
@@ -169,9 +171,9 @@ def _shares(logits: np.ndarray, threshold) -> np.ndarray:
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    from math import erf
+    from scipy.special import erf
 
-    return np.vectorize(erf, otypes=[np.float64])(x).astype(np.float32)
+    return erf(x).astype(np.float32)
 
 
 class CaloHead:
@@ -185,11 +187,9 @@ class CaloHead:
         self.stages = []
         for i, stage in enumerate(stages):
             kind = stage.get("type") if isinstance(stage, dict) else None
-            method = getattr(self, f"_{kind}", None) if isinstance(kind, str) else None
-            if method is None:
-                raise DataError(source, f"head stage {i}: unknown type {kind!r} (gaussian_path, cell_noise, "
-                                        "shower_features, cell_fluctuations, layer_calibration, response_calibration, image_network, "
-                                        "layered_shower)")
+            if kind not in STAGE_TYPES:
+                raise DataError(source, f"head stage {i}: unknown type {kind!r} ({', '.join(STAGE_TYPES)})")
+            method = getattr(self, f"_{kind}")
             try:
                 self.stages.append(method(stage))
             except KeyError as exc:
