@@ -49,6 +49,7 @@ def test_mlp_image_generator_with_class_labels():
     z = np.random.default_rng(0).standard_normal((3, gen.latent_dim)).astype(np.float32)
     labels = np.array([1, 7, 7])
     images = runtime.run(z, labels=labels)
+    assert runtime.head is None  # the final reshape is lwtnn's flat output, not a head stage
     assert images.shape == (3, 1, 28, 28) and 0 <= images.min() and images.max() <= 255
     np.testing.assert_allclose(images, reference_forward(gen, z, labels=labels), atol=1e-3)
 

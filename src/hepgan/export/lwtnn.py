@@ -197,6 +197,8 @@ def _image_part_start(primitives: list[tuple[str, nn.Module]]) -> int:
     """Index of the first layer of the convolutional part (the reshape before the first
     convolution), or len(primitives) for a network lwtnn runs whole."""
     first = next((i for i, (_, m) in enumerate(primitives) if isinstance(m, _IMAGE_ONLY)), len(primitives))
+    if first == len(primitives):
+        return first
     reshape = next((i for i in range(first - 1, -1, -1) if isinstance(primitives[i][1], nn.Unflatten)), None)
     return first if reshape is None else reshape
 
