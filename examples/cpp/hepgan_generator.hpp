@@ -7,8 +7,8 @@
 //   std::vector<double> cells = gen.generate(z, cond); // MeV (or pixels 0..255 for image models)
 //
 // The forward pass is the one of hepgan's NumPy runtime (src/hepgan/export/runtime.py) and of
-// its calorimeter head (src/hepgan/export/calo_head.py): network and head in float, as torch
-// runs them, the inverse preprocessing in double. A Generator is not thread-safe, but copies
+// its head stages (src/hepgan/export/calo_head.py, image_layers.py, layered_head.py): network
+// and head in float, as torch runs them, the inverse preprocessing in double. A Generator is not thread-safe, but copies
 // share the (immutable) weights and each has its own buffers: use one copy per thread.
 #ifndef HEPGAN_GENERATOR_HPP
 #define HEPGAN_GENERATOR_HPP
@@ -25,6 +25,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 #if defined(__has_include)
@@ -374,6 +375,46 @@ struct Reader {
         }
         return out;
     }
+    // A nested list of numbers of `rank` dimensions (rank >= 1), none of them empty, flattened
+    // row-major; `dims` gets its shape.
+    std::vector<float> tensor(const json::Value& v, const std::string& what, std::size_t rank,
+                              std::vector<std::size_t>& dims) const {
+        dims.clear();
+        const json::Value* p = &v;
+        for (std::size_t d = 0; d < rank; ++d) {  // the shape, along the first element
+            const bool last = d + 1 == rank;
+            if (!p->is_array() || p->size() == 0 || (last ? !p->is_numeric_array() : p->items.empty()))
+                fail(what + " must be a list of " + std::to_string(rank) + " dimensions of numbers");
+            dims.push_back(p->size());
+            if (!last) p = &p->items[0];
+        }
+        std::vector<float> out;
+        out.reserve(total(dims));
+        flatten(v, 0, dims, what, out);
+        return out;
+    }
+    static std::size_t total(const std::vector<std::size_t>& dims) {
+        std::size_t n = 1;
+        for (std::size_t d : dims) n *= d;
+        return n;
+    }
+    void flatten(const json::Value& v, std::size_t d, const std::vector<std::size_t>& dims, const std::string& what,
+                 std::vector<float>& out) const {
+        const bool last = d + 1 == dims.size();
+        if (!v.is_array() || v.size() != dims[d] || (last ? !v.is_numeric_array() : v.items.size() != dims[d]))
+            fail(what + " must be a list of " + std::to_string(dims.size()) + " dimensions of numbers, every row as "
+                 "long as the others");
+        if (last) out.insert(out.end(), v.numbers.begin(), v.numbers.end());
+        else for (const json::Value& item : v.items) flatten(item, d + 1, dims, what, out);
+    }
+    // [a, b] of non-negative integers (a convolution's stride, padding), each at least `least`.
+    std::pair<std::size_t, std::size_t> pair(const json::Value& v, const std::string& what, std::size_t least) const {
+        const std::vector<double> d = doubles(v, what);
+        if (d.size() != 2 || d[0] != std::floor(d[0]) || d[1] != std::floor(d[1]) || d[0] < static_cast<double>(least) ||
+            d[1] < static_cast<double>(least) || d[0] > 1e6 || d[1] > 1e6)
+            fail(what + " must be two integers of at least " + std::to_string(least));
+        return {static_cast<std::size_t>(d[0]), static_cast<std::size_t>(d[1])};
+    }
     // [[begin, end], ...] cell ranges of the layers: contiguous from cell 0.
     std::vector<std::size_t> layer_bounds(const json::Value& v, const std::string& what) const {
         if (!v.is_array() || v.items.empty()) fail(what + " must be a list of [first, end] cell ranges");
@@ -469,42 +510,112 @@ struct Layer {
 // y = x W^T + b, then the activation. W is stored transposed, so the inner loops run over
 // contiguous outputs, in fixed blocks that compilers vectorise at -O2 without -ffast-math;
 // four inputs per pass over y halve the memory traffic. Each output still adds its terms in
-// input order, in float, as torch does.
-inline void run_layer(const Layer& layer, const float* x, float* y) {
+// input order, in float, as torch does. With `rows` > 1, rows of x (x_stride apart) go to rows of
+// y (y_stride >= layer.stride apart), each block of weights used by every row while in cache.
+inline void run_layer(const Layer& layer, const float* x, float* y, std::size_t rows = 1, std::size_t x_stride = 0,
+                      std::size_t y_stride = 0) {
     if (layer.normalization) {
-        for (std::size_t i = 0; i < layer.n_out; ++i) y[i] = (x[i] + layer.bias[i]) * layer.weights[i];
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t i = 0; i < layer.n_out; ++i)
+                y[r * y_stride + i] = (x[r * x_stride + i] + layer.bias[i]) * layer.weights[i];
         return;
     }
     if (layer.weights.empty()) {
-        std::copy(x, x + layer.n_out, y);
+        for (std::size_t r = 0; r < rows; ++r) std::copy(x + r * x_stride, x + r * x_stride + layer.n_out, y + r * y_stride);
     } else {
         const std::size_t stride = layer.stride, n_in = layer.n_in;
-        std::copy(layer.bias.begin(), layer.bias.end(), y);
+        for (std::size_t r = 0; r < rows; ++r) std::copy(layer.bias.begin(), layer.bias.end(), y + r * y_stride);
         std::size_t i = 0;
         for (; i + 4 <= n_in; i += 4) {
-            const float x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
             const float* w0 = layer.weights.data() + i * stride;
             const float* w1 = w0 + stride;
             const float* w2 = w1 + stride;
             const float* w3 = w2 + stride;
-            for (std::size_t j = 0; j < stride; j += kBlock) {
-                float t[kBlock];
-                for (std::size_t k = 0; k < kBlock; ++k)
-                    t[k] = (((y[j + k] + x0 * w0[j + k]) + x1 * w1[j + k]) + x2 * w2[j + k]) + x3 * w3[j + k];
-                for (std::size_t k = 0; k < kBlock; ++k) y[j + k] = t[k];
+            for (std::size_t r = 0; r < rows; ++r) {
+                const float* xr = x + r * x_stride;
+                float* yr = y + r * y_stride;
+                const float x0 = xr[i], x1 = xr[i + 1], x2 = xr[i + 2], x3 = xr[i + 3];
+                for (std::size_t j = 0; j < stride; j += kBlock) {
+                    float t[kBlock];
+                    for (std::size_t k = 0; k < kBlock; ++k)
+                        t[k] = (((yr[j + k] + x0 * w0[j + k]) + x1 * w1[j + k]) + x2 * w2[j + k]) + x3 * w3[j + k];
+                    for (std::size_t k = 0; k < kBlock; ++k) yr[j + k] = t[k];
+                }
             }
         }
         for (; i < n_in; ++i) {
-            const float xi = x[i];
             const float* w = layer.weights.data() + i * stride;
-            for (std::size_t j = 0; j < stride; j += kBlock) {
-                float t[kBlock];
-                for (std::size_t k = 0; k < kBlock; ++k) t[k] = y[j + k] + xi * w[j + k];
-                for (std::size_t k = 0; k < kBlock; ++k) y[j + k] = t[k];
+            for (std::size_t r = 0; r < rows; ++r) {
+                const float xi = x[r * x_stride + i];
+                float* yr = y + r * y_stride;
+                for (std::size_t j = 0; j < stride; j += kBlock) {
+                    float t[kBlock];
+                    for (std::size_t k = 0; k < kBlock; ++k) t[k] = yr[j + k] + xi * w[j + k];
+                    for (std::size_t k = 0; k < kBlock; ++k) yr[j + k] = t[k];
+                }
             }
         }
     }
-    activate(layer.act, layer.alpha, y, layer.n_out);
+    for (std::size_t r = 0; r < rows; ++r) activate(layer.act, layer.alpha, y + r * y_stride, layer.n_out);
+}
+
+// lwtnn's sequential layers (dense, normalization) on `width` values: the network of every file
+// and the layered family's shape network. `width` becomes the last layer's width, `widest` the
+// largest padded width on the way; `place` names layer i in errors (e.g. "layer 3").
+inline std::vector<Layer> read_layers(const json::Value& layers, const Reader& r, const std::string& place,
+                                      std::size_t& width, std::size_t& widest) {
+    if (!layers.is_array() || !layers.numbers.empty()) r.fail("'layers' must be a list of layers");
+    std::vector<Layer> out;
+    widest = std::max(widest, padded(width));
+    for (std::size_t i = 0; i < layers.items.size(); ++i) {
+        const json::Value& d = layers.items[i];
+        const Reader rl = r.at(place + std::to_string(i));
+        if (!d.is_object()) rl.fail("not an object");
+        const json::Value* arch = d.find("architecture");
+        const std::string architecture = arch != nullptr && arch->type == json::Type::string ? arch->text : "";
+        const json::Value* wv = d.find("weights");
+        const json::Value* bv = d.find("bias");
+        const std::vector<double> weights = wv == nullptr ? std::vector<double>() : rl.doubles(*wv, "weights");
+        const std::vector<double> bias = bv == nullptr ? std::vector<double>() : rl.doubles(*bv, "bias");
+        Layer layer;
+        if (architecture == "normalization") {
+            if (weights.size() != bias.size()) rl.fail("normalization weights and bias must be lists of one length");
+            if (weights.size() != width)
+                rl.fail("normalization of " + std::to_string(weights.size()) + " values after a layer of " + std::to_string(width));
+            layer.normalization = true;
+            layer.n_in = layer.n_out = width;
+            layer.weights.assign(weights.begin(), weights.end());
+            layer.bias.assign(bias.begin(), bias.end());
+        } else if (architecture == "dense") {
+            const json::Value* act = d.find("activation");
+            layer.act = act == nullptr ? Act::linear : read_activation(*act, rl, layer.alpha);
+            if (weights.empty()) {  // an activation on its own
+                layer.n_in = layer.n_out = width;
+            } else {
+                if (bias.empty() || weights.size() % bias.size() != 0)
+                    rl.fail(std::to_string(weights.size()) + " weights do not fit " + std::to_string(bias.size()) + " biases");
+                layer.n_out = bias.size();
+                layer.n_in = weights.size() / bias.size();
+                if (layer.n_in != width)
+                    rl.fail("weights take " + std::to_string(layer.n_in) + " inputs but the previous layer gives " +
+                            std::to_string(width));
+                layer.stride = padded(layer.n_out);
+                layer.weights.assign(layer.n_in * layer.stride, 0.0f);
+                for (std::size_t o = 0; o < layer.n_out; ++o)
+                    for (std::size_t k = 0; k < layer.n_in; ++k)
+                        layer.weights[k * layer.stride + o] = static_cast<float>(weights[o * layer.n_in + k]);
+                layer.bias.assign(layer.stride, 0.0f);
+                std::copy(bias.begin(), bias.end(), layer.bias.begin());
+            }
+        } else {
+            rl.fail("architecture " + (arch == nullptr ? std::string("(none)") : quoted(*arch)) +
+                    " is not supported (dense, normalization)");
+        }
+        width = layer.n_out;
+        widest = std::max(widest, padded(width));
+        out.push_back(std::move(layer));
+    }
+    return out;
 }
 
 // -------------------------------------------------------------------- calorimeter head
@@ -1010,55 +1121,565 @@ public:
     }
 };
 
-// The image_network stage of image generators, as far as it is elementwise: reshapes and
-// flattens (no-ops on row-major values) and activations. Convolutional layers are refused.
+// [lo, hi): the k in [0, n) with 0 <= k s + d < limit; where a kernel tap meets the image.
+inline void valid_range(std::size_t n, std::size_t s, long d, std::size_t limit, std::size_t& lo, std::size_t& hi) {
+    const long step = static_cast<long>(s), count = static_cast<long>(n);
+    const long first = std::min(d >= 0 ? 0L : (-d + step - 1) / step, count);
+    const long top = static_cast<long>(limit) - 1 - d;  // k s <= top
+    const long end = top < 0 ? 0 : std::min(top / step + 1, count);
+    lo = static_cast<std::size_t>(first);
+    hi = static_cast<std::size_t>(std::max(end, first));
+}
+
+// The image_network stage of convolutional generators (hepgan.export.image_layers): reshapes,
+// convolutions, transposed convolutions, upsampling, normalization, dense layers and
+// activations, in float, as torch runs them (images are (channels, rows, columns), row-major).
 class ImageNetwork : public Stage {
+    enum class Op { conv, tconv, nearest, bilinear, normalization, dense, activation, output_activation };
     struct Step {
-        bool output_only = false;
+        Op op = Op::activation;
+        std::size_t c = 0, h = 0, w = 0, oc = 0, oh = 0, ow = 0;  // the input and output images
+        std::size_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, factor = 1;
+        std::size_t out_size = 0, inner = 1;  // inner: the values each normalization weight scales
+        std::vector<float> weights, bias;     // conv: (out, in, kh, kw); tconv: (in, out x kh x kw padded)
+        // conv: the output rows (columns) each kernel row (column) reaches; tconv: the input ones
+        std::vector<std::size_t> lo_y, hi_y, lo_x, hi_x;
+        // bilinear: each output row's (column's) source rows below and above and the weight of the one above
+        std::vector<std::size_t> below_y, above_y, below_x, above_x;
+        std::vector<float> t_y, t_x;
+        Layer dense;
         Act act = Act::linear;
         OutAct out_act = OutAct::none;
         float alpha = 1.0f;
     };
     std::vector<Step> steps_;
-    std::size_t width_ = 0;
+    std::size_t in_width_ = 0, half_ = 0;
+
+    static void bilinear_axis(std::size_t size, std::size_t factor, std::vector<std::size_t>& below,
+                              std::vector<std::size_t>& above, std::vector<float>& t) {
+        const float f = static_cast<float>(factor);
+        for (std::size_t k = 0; k < size * factor; ++k) {  // torch's align_corners=False source position
+            const float source = std::max((static_cast<float>(k) + 0.5f) / f - 0.5f, 0.0f);
+            const std::size_t low = std::min(static_cast<std::size_t>(std::floor(source)), size - 1);
+            below.push_back(low);
+            above.push_back(std::min(low + 1, size - 1));
+            t.push_back(source - static_cast<float>(low));
+        }
+    }
 
 public:
     ImageNetwork(const json::Value& d, const Reader& r, HeadContext& h) {
-        width_ = out_width = h.width;
+        in_width_ = h.width;
         const json::Value& layers = r.get(d, "layers");
         if (!layers.is_array() || !layers.numbers.empty()) r.fail("layers must be a list of layers");
+        std::vector<std::size_t> dims{h.width};  // the current shape, one sample's
+        std::size_t size = h.width, scratch = 1;
+        half_ = padded(size);
         for (std::size_t i = 0; i < layers.items.size(); ++i) {
             const json::Value& layer = layers.items[i];
             const Reader rl = r.at(r.where + ": image_network layer " + std::to_string(i));
             const std::string type = rl.string(rl.get(layer, "type"), "type");
+            const bool image = dims.size() == 3;
+            Step s;
+            if (image) { s.c = dims[0]; s.h = dims[1]; s.w = dims[2]; }
+            auto need_image = [&]() {
+                if (!image) rl.fail(type + " needs an image (channels, rows, columns) but gets " + std::to_string(dims.size()) +
+                                    " dimensions (a reshape before it?)");
+            };
             if (type == "reshape") {
-                std::size_t size = 1;
-                for (double n : rl.doubles(rl.get(layer, "shape"), "shape")) size *= static_cast<std::size_t>(std::max(n, 0.0));
-                if (size != width_) rl.fail("reshape to " + std::to_string(size) + " values of " + std::to_string(width_));
-            } else if (type == "activation") {
-                Step step;
-                const std::string name = rl.string(rl.get(layer, "function"), "function");
-                const OutAct out = name == "softplus" ? OutAct::softplus : name == "exp" ? OutAct::exp
-                                 : name == "abs" ? OutAct::abs : name == "softsign" ? OutAct::softsign
-                                 : name == "gauss" ? OutAct::gauss : OutAct::none;
-                if (out != OutAct::none) {
-                    step.output_only = true;
-                    step.out_act = out;
-                } else {
-                    step.act = read_activation(layer, rl, step.alpha);
+                std::vector<std::size_t> shape;
+                for (double n : rl.doubles(rl.get(layer, "shape"), "shape")) {
+                    if (n < 1 || n != std::floor(n) || n > 1e9) rl.fail("shape must hold positive integers");
+                    shape.push_back(static_cast<std::size_t>(n));
                 }
-                steps_.push_back(step);
-            } else if (type != "flatten") {
-                rl.fail("'" + type + "' is not supported by this C++ reader (reshape, flatten, activation); run "
-                        "convolutional generators with ONNX Runtime (hepgan export --format onnx)");
+                if (shape.empty() || Reader::total(shape) != size)
+                    rl.fail("reshape to " + std::to_string(Reader::total(shape)) + " values of " + std::to_string(size));
+                dims = shape;
+                continue;
             }
+            if (type == "flatten") {
+                dims.assign(1, size);
+                continue;
+            }
+            if (type == "conv" || type == "tconv") {
+                need_image();
+                const bool transposed = type == "tconv";
+                std::vector<std::size_t> wd;
+                const std::vector<float> w = rl.tensor(rl.get(layer, "weights"), "weights", 4, wd);
+                const std::size_t in_channels = transposed ? wd[0] : wd[1];
+                s.oc = transposed ? wd[1] : wd[0];
+                s.kh = wd[2];
+                s.kw = wd[3];
+                if (in_channels != s.c)
+                    rl.fail("weights " + std::string(transposed ? "(in, out, kh, kw)" : "(out, in, kh, kw)") + " take " +
+                            std::to_string(in_channels) + " channels but the image has " + std::to_string(s.c));
+                s.bias = rl.floats(rl.get(layer, "bias"), "bias");
+                if (s.bias.size() != s.oc)
+                    rl.fail(std::to_string(s.bias.size()) + " biases for " + std::to_string(s.oc) + " output channels");
+                std::tie(s.sh, s.sw) = rl.pair(rl.get(layer, "stride"), "stride", 1);
+                std::tie(s.ph, s.pw) = rl.pair(rl.get(layer, "padding"), "padding", 0);
+                long oh = 0, ow = 0;
+                if (transposed) {
+                    const auto extra = rl.pair(rl.get(layer, "output_padding"), "output_padding", 0);
+                    oh = static_cast<long>((s.h - 1) * s.sh + s.kh + extra.first) - 2 * static_cast<long>(s.ph);
+                    ow = static_cast<long>((s.w - 1) * s.sw + s.kw + extra.second) - 2 * static_cast<long>(s.pw);
+                } else if (s.h + 2 * s.ph >= s.kh && s.w + 2 * s.pw >= s.kw) {
+                    oh = static_cast<long>((s.h + 2 * s.ph - s.kh) / s.sh + 1);
+                    ow = static_cast<long>((s.w + 2 * s.pw - s.kw) / s.sw + 1);
+                }
+                if (oh < 1 || ow < 1)
+                    rl.fail("a " + std::to_string(s.kh) + "x" + std::to_string(s.kw) + " kernel with this stride and "
+                            "padding leaves nothing of a " + std::to_string(s.h) + "x" + std::to_string(s.w) + " image");
+                s.oh = static_cast<std::size_t>(oh);
+                s.ow = static_cast<std::size_t>(ow);
+                s.lo_y.resize(s.kh); s.hi_y.resize(s.kh); s.lo_x.resize(s.kw); s.hi_x.resize(s.kw);
+                for (std::size_t k = 0; k < s.kh; ++k) {
+                    const long d = static_cast<long>(k) - static_cast<long>(s.ph);
+                    if (transposed) valid_range(s.h, s.sh, d, s.oh, s.lo_y[k], s.hi_y[k]);
+                    else valid_range(s.oh, s.sh, d, s.h, s.lo_y[k], s.hi_y[k]);
+                }
+                for (std::size_t k = 0; k < s.kw; ++k) {
+                    const long d = static_cast<long>(k) - static_cast<long>(s.pw);
+                    if (transposed) valid_range(s.w, s.sw, d, s.ow, s.lo_x[k], s.hi_x[k]);
+                    else valid_range(s.ow, s.sw, d, s.w, s.lo_x[k], s.hi_x[k]);
+                }
+                if (transposed) {  // (in, out x kh x kw), the rows padded with zeros to whole blocks
+                    s.op = Op::tconv;
+                    const std::size_t q_count = s.oc * s.kh * s.kw, q_stride = padded(q_count);
+                    s.weights.assign(s.c * q_stride, 0.0f);
+                    for (std::size_t c = 0; c < s.c; ++c)
+                        std::copy(w.begin() + c * q_count, w.begin() + (c + 1) * q_count, s.weights.begin() + c * q_stride);
+                    scratch = std::max(scratch, (s.c + q_stride) * padded(s.h * s.w));
+                } else {
+                    s.op = Op::conv;
+                    s.weights = w;
+                }
+                dims = {s.oc, s.oh, s.ow};
+            } else if (type == "upsample") {
+                need_image();
+                const std::string mode = rl.string(rl.get(layer, "mode"), "mode");
+                s.factor = rl.count(rl.get(layer, "factor"), "factor");
+                if (s.factor < 1 || s.factor > 1024) rl.fail("factor must be a positive integer");
+                s.oc = s.c;
+                s.oh = s.h * s.factor;
+                s.ow = s.w * s.factor;
+                if (mode == "nearest") {
+                    s.op = Op::nearest;
+                } else if (mode == "bilinear") {
+                    s.op = Op::bilinear;
+                    bilinear_axis(s.h, s.factor, s.below_y, s.above_y, s.t_y);
+                    bilinear_axis(s.w, s.factor, s.below_x, s.above_x, s.t_x);
+                    scratch = std::max(scratch, s.w);
+                } else {
+                    rl.fail("upsample mode '" + mode + "' is not supported (nearest, bilinear)");
+                }
+                dims = {s.oc, s.oh, s.ow};
+            } else if (type == "normalization") {
+                s.op = Op::normalization;
+                s.weights = rl.floats(rl.get(layer, "weights"), "weights");
+                s.bias = rl.floats(rl.get(layer, "bias"), "bias");
+                if (s.weights.size() != s.bias.size() || s.weights.size() != dims[0])
+                    rl.fail("normalization weights and bias must have a value per " +
+                            std::string(dims.size() > 1 ? "channel (" : "value (") + std::to_string(dims[0]) + ")");
+                s.inner = size / dims[0];
+            } else if (type == "dense") {
+                if (dims.size() != 1)
+                    rl.fail("dense needs a flat vector but gets " + std::to_string(dims.size()) + " dimensions (a flatten before it?)");
+                s.op = Op::dense;
+                std::size_t rows = 0, cols = 0;
+                const std::vector<float> w = rl.matrix(rl.get(layer, "weights"), "weights", rows, cols);
+                const std::vector<float> b = rl.floats(rl.get(layer, "bias"), "bias");
+                if (b.size() != rows || cols != size)
+                    rl.fail("weights (" + std::to_string(rows) + ", " + std::to_string(cols) + ") and " +
+                            std::to_string(b.size()) + " biases do not fit " + std::to_string(size) + " inputs");
+                Layer& dl = s.dense;
+                dl.n_in = cols;
+                dl.n_out = rows;
+                dl.stride = padded(rows);
+                dl.weights.assign(cols * dl.stride, 0.0f);
+                for (std::size_t o = 0; o < rows; ++o)
+                    for (std::size_t k = 0; k < cols; ++k) dl.weights[k * dl.stride + o] = w[o * cols + k];
+                dl.bias.assign(dl.stride, 0.0f);
+                std::copy(b.begin(), b.end(), dl.bias.begin());
+                dims = {rows};
+            } else if (type == "activation") {
+                const std::string name = rl.string(rl.get(layer, "function"), "function");
+                s.out_act = name == "softplus" ? OutAct::softplus : name == "exp" ? OutAct::exp
+                          : name == "abs" ? OutAct::abs : name == "softsign" ? OutAct::softsign
+                          : name == "gauss" ? OutAct::gauss : OutAct::none;
+                if (s.out_act != OutAct::none) s.op = Op::output_activation;
+                else if (name == "linear" || name == "rectified" || name == "sigmoid" || name == "tanh" ||
+                         name == "leakyrelu" || name == "elu" || name == "swish")
+                    s.act = read_activation(layer, rl, s.alpha);
+                else rl.fail("unknown activation '" + name + "' (linear, rectified, sigmoid, tanh, leakyrelu, elu, swish, "
+                             "softplus, exp, abs, softsign, gauss)");
+            } else {
+                rl.fail("unknown type '" + type + "' (reshape, flatten, conv, tconv, upsample, normalization, dense, "
+                        "activation)");
+            }
+            size = Reader::total(dims);
+            s.out_size = size;
+            half_ = std::max(half_, padded(size));
+            steps_.push_back(std::move(s));
+        }
+        out_width = h.width = size;
+        work_size = 2 * half_ + scratch;  // two buffers that take turns, and a transposed convolution's products
+    }
+
+    void run(const float* in, float* out, const float*, const float*, float* work) const override {
+        float* const buffers[2] = {work, work + half_};
+        float* const scratch = work + 2 * half_;
+        const float* x = in;
+        float* own = nullptr;  // x, once it is one of the buffers (elementwise steps then run in place)
+        std::size_t n = in_width_;
+        for (const Step& s : steps_) {
+            const bool elementwise = s.op == Op::activation || s.op == Op::output_activation || s.op == Op::normalization;
+            float* y = (elementwise && own != nullptr) ? own : (own == buffers[0] ? buffers[1] : buffers[0]);
+            switch (s.op) {
+                case Op::activation:
+                    if (y != x) std::copy(x, x + n, y);
+                    activate(s.act, s.alpha, y, n);
+                    break;
+                case Op::output_activation:
+                    if (y != x) std::copy(x, x + n, y);
+                    output_activate(s.out_act, y, n);
+                    break;
+                case Op::normalization:
+                    for (std::size_t g = 0, i = 0; g < s.weights.size(); ++g)
+                        for (std::size_t k = 0; k < s.inner; ++k, ++i) y[i] = (x[i] + s.bias[g]) * s.weights[g];
+                    break;
+                case Op::dense: run_layer(s.dense, x, y); break;
+                case Op::conv: conv(s, x, y); break;
+                case Op::tconv: tconv(s, x, y, scratch); break;
+                case Op::nearest: nearest(s, x, y); break;
+                case Op::bilinear: bilinear(s, x, y, scratch); break;
+            }
+            x = own = y;
+            n = s.out_size;
+        }
+        std::copy(x, x + n, out);
+    }
+
+    // Each output: its taps summed in (input channel, kernel row, kernel column) order, then the
+    // bias; the inner loop runs along an output row.
+    static void conv(const Step& s, const float* x, float* y) {
+        const std::size_t plane = s.oh * s.ow;
+        for (std::size_t o = 0; o < s.oc; ++o) {
+            float* yo = y + o * plane;
+            std::fill(yo, yo + plane, 0.0f);
+            for (std::size_t c = 0; c < s.c; ++c) {
+                const float* xc = x + c * s.h * s.w;
+                const float* wk = s.weights.data() + (o * s.c + c) * s.kh * s.kw;
+                for (std::size_t i = 0; i < s.kh; ++i) {
+                    for (std::size_t j = 0; j < s.kw; ++j) {
+                        const float wv = wk[i * s.kw + j];
+                        const std::size_t lo = s.lo_x[j], count = s.hi_x[j] - lo;
+                        if (count == 0) continue;
+                        const std::size_t first = lo * s.sw + j - s.pw;  // input column of output column lo
+                        for (std::size_t oy = s.lo_y[i]; oy < s.hi_y[i]; ++oy) {
+                            const float* xr = xc + (oy * s.sh + i - s.ph) * s.w + first;
+                            float* yr = yo + oy * s.ow + lo;
+                            if (s.sw == 1) {
+                                for (std::size_t k = 0; k < count; ++k) yr[k] += wv * xr[k];
+                            } else {
+                                for (std::size_t k = 0; k < count; ++k) yr[k] += wv * xr[k * s.sw];
+                            }
+                        }
+                    }
+                }
+            }
+            for (std::size_t p = 0; p < plane; ++p) yo[p] += s.bias[o];
         }
     }
-    void run(const float* in, float* out, const float*, const float*, float*) const override {
-        std::copy(in, in + width_, out);
-        for (const Step& step : steps_) {
-            if (step.output_only) output_activate(step.out_act, out, width_);
-            else activate(step.act, step.alpha, out, width_);
+
+    // As hepgan's NumPy code: every input pixel times every (output channel, kernel row, kernel
+    // column) weight, summed over the input channels (a matrix product), then these products
+    // added to the output in (kernel row, kernel column) order, then the bias.
+    static void tconv(const Step& s, const float* x, float* y, float* scratch) {
+        const std::size_t pixels = s.h * s.w, q_count = s.oc * s.kh * s.kw;
+        const std::size_t p_stride = padded(pixels), q_stride = padded(q_count);
+        float* image = scratch;  // the input with its rows of pixels padded to whole blocks
+        float* products = image + s.c * p_stride;
+        for (std::size_t c = 0; c < s.c; ++c) {
+            std::copy(x + c * pixels, x + (c + 1) * pixels, image + c * p_stride);
+            std::fill(image + c * p_stride + pixels, image + (c + 1) * p_stride, 0.0f);
+        }
+        // products (q, pixel) = sum over c of weights (c, q) x image (c, pixel), in c order, on
+        // blocks of kBlock x kBlock whose eight independent sums stay in registers
+        static_assert(kBlock == 8, "one sum per row of a block");
+        for (std::size_t q0 = 0; q0 < q_stride; q0 += kBlock) {
+            for (std::size_t p0 = 0; p0 < p_stride; p0 += kBlock) {
+                float t0[kBlock] = {}, t1[kBlock] = {}, t2[kBlock] = {}, t3[kBlock] = {};
+                float t4[kBlock] = {}, t5[kBlock] = {}, t6[kBlock] = {}, t7[kBlock] = {};
+                const float* wc = s.weights.data() + q0;
+                const float* xc = image + p0;
+                for (std::size_t c = 0; c < s.c; ++c, wc += q_stride, xc += p_stride) {
+                    for (std::size_t k = 0; k < kBlock; ++k) {
+                        const float xk = xc[k];
+                        t0[k] += wc[0] * xk;
+                        t1[k] += wc[1] * xk;
+                        t2[k] += wc[2] * xk;
+                        t3[k] += wc[3] * xk;
+                        t4[k] += wc[4] * xk;
+                        t5[k] += wc[5] * xk;
+                        t6[k] += wc[6] * xk;
+                        t7[k] += wc[7] * xk;
+                    }
+                }
+                float* out = products + q0 * p_stride + p0;
+                for (const float* t : {t0, t1, t2, t3, t4, t5, t6, t7}) {
+                    std::copy(t, t + kBlock, out);
+                    out += p_stride;
+                }
+            }
+        }
+        const std::size_t plane = s.oh * s.ow;
+        std::fill(y, y + s.oc * plane, 0.0f);
+        for (std::size_t o = 0; o < s.oc; ++o) {
+            float* yo = y + o * plane;
+            for (std::size_t i = 0; i < s.kh; ++i) {
+                for (std::size_t j = 0; j < s.kw; ++j) {
+                    const float* row = products + ((o * s.kh + i) * s.kw + j) * p_stride;
+                    const std::size_t lo = s.lo_x[j], count = s.hi_x[j] - lo;
+                    if (count == 0) continue;
+                    const std::size_t first = lo * s.sw + j - s.pw;  // output column of input column lo
+                    for (std::size_t iy = s.lo_y[i]; iy < s.hi_y[i]; ++iy) {
+                        float* yr = yo + (iy * s.sh + i - s.ph) * s.ow + first;
+                        const float* pr = row + iy * s.w + lo;
+                        for (std::size_t k = 0; k < count; ++k) yr[k * s.sw] += pr[k];
+                    }
+                }
+            }
+            for (std::size_t p = 0; p < plane; ++p) yo[p] += s.bias[o];
+        }
+    }
+
+    static void nearest(const Step& s, const float* x, float* y) {
+        for (std::size_t c = 0; c < s.c; ++c)
+            for (std::size_t oy = 0; oy < s.oh; ++oy) {
+                const float* xr = x + (c * s.h + oy / s.factor) * s.w;
+                float* yr = y + (c * s.oh + oy) * s.ow;
+                for (std::size_t ox = 0; ox < s.ow; ++ox) yr[ox] = xr[ox / s.factor];
+            }
+    }
+
+    // Rows first, then columns, as hepgan's NumPy code: a (1 - t) + b t in float at each step.
+    static void bilinear(const Step& s, const float* x, float* y, float* row) {
+        for (std::size_t c = 0; c < s.c; ++c)
+            for (std::size_t oy = 0; oy < s.oh; ++oy) {
+                const float* a = x + (c * s.h + s.below_y[oy]) * s.w;
+                const float* b = x + (c * s.h + s.above_y[oy]) * s.w;
+                const float t = s.t_y[oy], u = 1.0f - t;
+                for (std::size_t ix = 0; ix < s.w; ++ix) row[ix] = a[ix] * u + b[ix] * t;
+                float* yr = y + (c * s.oh + oy) * s.ow;
+                for (std::size_t ox = 0; ox < s.ow; ++ox)
+                    yr[ox] = row[s.below_x[ox]] * (1.0f - s.t_x[ox]) + row[s.above_x[ox]] * s.t_x[ox];
+            }
+    }
+};
+
+// NumPy's float32 sum along a row (pairwise, in blocks of eight): the layered stage sums as
+// hepgan's NumPy runtime does, so that its threshold decisions come out the same.
+inline float numpy_sum(const float* a, std::size_t n) {
+    if (n < 8) {
+        float s = 0.0f;
+        for (std::size_t i = 0; i < n; ++i) s += a[i];
+        return s;
+    }
+    if (n <= 128) {
+        float r[8];
+        std::copy(a, a + 8, r);
+        std::size_t i = 8;
+        for (; i < n - n % 8; i += 8)
+            for (std::size_t j = 0; j < 8; ++j) r[j] += a[i + j];
+        float s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) s += a[i];
+        return s;
+    }
+    std::size_t half = n / 2;
+    half -= half % 8;
+    return numpy_sum(a, half) + numpy_sum(a + half, n - half);
+}
+
+// The layered family's head (hepgan.export.layered_head): the energy network's output v (the
+// deposited energy and its split over the layers), the caller's latent vector and the
+// conditions -> the cells as fractions of the incident energy, layer after layer.
+class LayeredShower : public Stage {
+    std::vector<std::size_t> sizes_;
+    std::size_t n_layers_ = 0, width_ = 0, shower_ = 0, shape_ = 0, n_cond_ = 0, n_embed_ = 0, n_steps_ = 0;
+    std::size_t n_in_ = 0, stride_ = 0;  // the shape network's inputs, and the row length of its buffers
+    std::vector<float> energy_map_, knots_, step_, mean0_, mean_rise_, log_var0_, log_var_rise_;
+    std::vector<float> threshold_, layer_log_share_, cell_log_share_, embedding_;
+    float log_scale0_ = 0, log_scale1_ = 1, min_std_ = 0;
+    std::vector<Layer> net_;
+
+    // values (features, knots) -> its first column and the rises between knots, (features, knots - 1).
+    void split(const std::vector<float>& values, std::vector<float>& first, std::vector<float>& rise) const {
+        const std::size_t k = n_steps_ + 1;
+        for (std::size_t f = 0; f <= n_layers_; ++f) {
+            first.push_back(values[f * k]);
+            for (std::size_t j = 0; j < n_steps_; ++j) rise.push_back(values[f * k + j + 1] - values[f * k + j]);
+        }
+    }
+    std::vector<float> matrix(const json::Value& d, const Reader& r, const char* key, std::size_t rows, std::size_t cols) const {
+        std::size_t n = 0, m = 0;
+        std::vector<float> out = r.matrix(r.get(d, key), key, n, m);
+        if (n != rows || m != cols)
+            r.fail(std::string(key) + " has shape (" + std::to_string(n) + ", " + std::to_string(m) + "), expected (" +
+                   std::to_string(rows) + ", " + std::to_string(cols) + ")");
+        return out;
+    }
+    std::vector<float> vector(const json::Value& d, const Reader& r, const char* key, std::size_t n) const {
+        std::vector<float> out = r.floats(r.get(d, key), key);
+        if (out.size() != n)
+            r.fail(std::string(key) + " has " + std::to_string(out.size()) + " values, expected " + std::to_string(n));
+        return out;
+    }
+
+public:
+    LayeredShower(const json::Value& d, const Reader& r, HeadContext& h) {
+        for (double s : r.doubles(r.get(d, "layer_sizes"), "layer_sizes")) {
+            if (s < 1 || s != std::floor(s) || s > 1e9) r.fail("layer_sizes must hold positive integers");
+            sizes_.push_back(static_cast<std::size_t>(s));
+        }
+        n_layers_ = sizes_.size();
+        if (n_layers_ == 0) r.fail("layer_sizes must not be empty");
+        width_ = r.count(r.get(d, "width"), "width");
+        if (*std::max_element(sizes_.begin(), sizes_.end()) > width_) r.fail("a layer has more cells than width");
+        shower_ = r.count(r.get(d, "shower_latent"), "shower_latent");
+        shape_ = r.count(r.get(d, "shape_latent"), "shape_latent");
+        if (shower_ == 0) r.fail("shower_latent must be at least 1");
+        if (shower_ + n_layers_ * shape_ != h.latent_dim)
+            r.fail(std::to_string(shower_) + " shower and " + std::to_string(n_layers_) + " x " + std::to_string(shape_) +
+                   " shape latent values do not make the model's " + std::to_string(h.latent_dim));
+        if (h.width != n_layers_ + 1)
+            r.fail("the network gives " + std::to_string(h.width) + " values but " + std::to_string(n_layers_) +
+                   " layers need " + std::to_string(n_layers_ + 1));
+        n_cond_ = h.n_cond;
+        energy_map_ = vector(d, r, "energy_map", n_cond_ + 1);
+        const std::vector<float> scale = vector(d, r, "log_energy_scale", 2);
+        log_scale0_ = scale[0];
+        log_scale1_ = scale[1];
+        knots_ = r.floats(r.get(d, "energy_knots"), "energy_knots");
+        if (knots_.empty()) r.fail("energy_knots must not be empty");
+        n_steps_ = knots_.size() - 1;
+        for (std::size_t k = 0; k < n_steps_; ++k) step_.push_back(std::max(knots_[k + 1] - knots_[k], 1e-12f));
+        split(matrix(d, r, "energy_mean", n_layers_ + 1, knots_.size()), mean0_, mean_rise_);
+        split(matrix(d, r, "energy_log_var", n_layers_ + 1, knots_.size()), log_var0_, log_var_rise_);
+        min_std_ = static_cast<float>(r.number(r.get(d, "min_energy_std"), "min_energy_std"));
+        threshold_ = vector(d, r, "threshold", n_layers_);
+        layer_log_share_ = vector(d, r, "layer_log_share", n_layers_);
+        cell_log_share_ = matrix(d, r, "cell_log_share", n_layers_, width_);
+        std::size_t rows = 0;
+        embedding_ = r.matrix(r.get(d, "embedding"), "embedding", rows, n_embed_);
+        if (rows != n_layers_) r.fail("embedding must have a row per layer");
+        n_in_ = shower_ + shape_ + n_cond_ + n_embed_ + n_layers_ + 2;
+        std::size_t net_width = n_in_;
+        net_ = read_layers(r.get(d, "shape_network"), r, r.where + ": shape_network layer ", net_width, stride_);
+        if (net_width != width_)
+            r.fail("the shape_network gives " + std::to_string(net_width) + " values but width is " + std::to_string(width_));
+        std::size_t cells = 0;
+        for (std::size_t s : sizes_) cells += s;
+        out_width = h.width = cells;
+        // energy moments and context, layer energies and shares, interpolation weights, the shape
+        // network's inputs and two buffers, then a layer's shares, cells and cells kept
+        work_size = 3 * (n_layers_ + 1) + 2 * n_layers_ + std::max<std::size_t>(n_steps_, 1) + n_layers_ * n_in_ +
+                    2 * n_layers_ * stride_ + 3 * width_;
+    }
+
+    void run(const float* v, float* out, const float* z, const float* c, float* work) const override {
+        const std::size_t n_layers = n_layers_, n_features = n_layers + 1, w = width_;
+        float* mean = work;
+        float* deviation = mean + n_features;
+        float* context = deviation + n_features;
+        float* layer_energy = context + n_features;
+        float* share = layer_energy + n_layers;
+        float* weight = share + n_layers;
+        float* inputs = weight + std::max<std::size_t>(n_steps_, 1);
+        float* buffers[2] = {inputs + n_layers * n_in_, inputs + n_layers * n_in_ + n_layers * stride_};
+        float* row = buffers[1] + n_layers * stride_;
+        float* cells = row + w;
+        float* kept = cells + w;
+
+        // the incident energy and the energy features' moments there
+        float dot = 0.0f;
+        for (std::size_t j = 0; j < n_cond_; ++j) dot += c[j] * energy_map_[j];
+        const float energy = std::exp(dot + energy_map_[n_cond_]);
+        const float u = (std::log(energy) - log_scale0_) / log_scale1_;
+        for (std::size_t k = 0; k < n_steps_; ++k) weight[k] = std::min(std::max((u - knots_[k]) / step_[k], 0.0f), 1.0f);
+        for (std::size_t f = 0; f < n_features; ++f) {
+            float m = 0.0f, lv = 0.0f;
+            for (std::size_t k = 0; k < n_steps_; ++k) {
+                m += weight[k] * mean_rise_[f * n_steps_ + k];
+                lv += weight[k] * log_var_rise_[f * n_steps_ + k];
+            }
+            mean[f] = mean0_[f] + m;
+            deviation[f] = std::max(std::exp(0.5f * (log_var0_[f] + lv)), min_std_);
+        }
+
+        // the deposited energy, its split over the layers, and the context the shapes see
+        const float total = std::exp(mean[n_layers] + deviation[n_layers] * (z[0] + v[0]));
+        float top = -std::numeric_limits<float>::infinity();
+        for (std::size_t l = 0; l < n_layers; ++l) {
+            share[l] = layer_log_share_[l] + v[1 + l];
+            top = std::max(top, share[l]);
+        }
+        for (std::size_t l = 0; l < n_layers; ++l) share[l] = std::exp(share[l] - top);
+        const float share_sum = numpy_sum(share, n_layers);
+        for (std::size_t l = 0; l < n_layers; ++l) {
+            layer_energy[l] = total * share[l] / share_sum;
+            context[l] = std::log1p(layer_energy[l] * energy / threshold_[l]);
+        }
+        context[n_layers] = std::log(std::max(numpy_sum(layer_energy, n_layers), 1e-12f));
+        for (std::size_t f = 0; f < n_features; ++f) context[f] = (context[f] - mean[f]) / deviation[f];
+
+        // one shape-network row per layer: [z_shower, z_layer, c, embedding, context, own context]
+        for (std::size_t l = 0; l < n_layers; ++l) {
+            float* x = inputs + l * n_in_;
+            x = std::copy(z, z + shower_, x);
+            x = std::copy(z + shower_ + l * shape_, z + shower_ + (l + 1) * shape_, x);
+            x = std::copy(c, c + n_cond_, x);
+            x = std::copy(embedding_.data() + l * n_embed_, embedding_.data() + (l + 1) * n_embed_, x);
+            x = std::copy(context, context + n_features, x);
+            *x = context[l];
+        }
+        const float* y = inputs;
+        std::size_t y_stride = n_in_;
+        for (const Layer& layer : net_) {
+            float* target = y == buffers[0] ? buffers[1] : buffers[0];
+            run_layer(layer, y, target, n_layers, y_stride, stride_);
+            y = target;
+            y_stride = stride_;
+        }
+
+        // each layer's cell shares, then its cells below threshold emptied and their energy given to the others
+        float* o = out;
+        for (std::size_t l = 0; l < n_layers; ++l) {
+            const float* logits = y + l * y_stride;
+            const float* log_share = cell_log_share_.data() + l * w;
+            const std::size_t size = sizes_[l];
+            float most = size < w ? -1.0e4f : -std::numeric_limits<float>::infinity();  // the padding slots' logit
+            for (std::size_t j = 0; j < size; ++j) {
+                row[j] = log_share[j] + logits[j];
+                most = std::max(most, row[j]);
+            }
+            for (std::size_t j = 0; j < size; ++j) row[j] = std::exp(row[j] - most);
+            std::fill(row + size, row + w, std::exp(-1.0e4f - most));  // 0 but for absurd logits; one exp
+            const float row_sum = numpy_sum(row, w);
+            float largest = -std::numeric_limits<float>::infinity();
+            for (std::size_t j = 0; j < w; ++j) {
+                row[j] = layer_energy[l] * (row[j] / row_sum);
+                cells[j] = row[j] * energy;  // MeV
+                largest = std::max(largest, cells[j]);
+            }
+            const float threshold = threshold_[l];
+            const bool layer_above = numpy_sum(cells, w) >= threshold;
+            for (std::size_t j = 0; j < w; ++j) {
+                const bool keep = cells[j] >= threshold || (cells[j] == largest && layer_above);
+                kept[j] = keep ? row[j] : 0.0f;
+            }
+            const float factor = numpy_sum(row, w) / std::max(numpy_sum(kept, w), 1e-30f);
+            for (std::size_t j = 0; j < size; ++j) *o++ = kept[j] * factor;
         }
     }
 };
@@ -1075,10 +1696,11 @@ inline std::unique_ptr<Stage> make_stage(const json::Value& d, std::size_t index
     if (kind == "layer_calibration") return std::make_unique<LayerCalibration>(d, r, h);
     if (kind == "response_calibration") return std::make_unique<ResponseCalibration>(d, r, h);
     if (kind == "image_network") return std::make_unique<ImageNetwork>(d, r, h);
+    if (kind == "layered_shower") return std::make_unique<LayeredShower>(d, r, h);
     throw std::runtime_error(source + ": head stage " + std::to_string(index) + ": unknown type " +
                              (type == nullptr ? std::string("(none)") : quoted(*type)) +
                              " (gaussian_path, cell_noise, shower_features, cell_fluctuations, layer_calibration, "
-                             "response_calibration, image_network)");
+                             "response_calibration, image_network, layered_shower)");
 }
 
 // ------------------------------------------------------------------- inverse preprocessing
@@ -1241,57 +1863,8 @@ inline std::shared_ptr<const Model> load_model(const std::string& text, const st
         m->scale.push_back(s->number);
     }
     m->n_inputs = m->offset.size();
-    const json::Value& layers = *spec.find("layers");
-    if (!layers.is_array() || !layers.numbers.empty()) r.fail("'layers' must be a list of layers");
     std::size_t width = m->n_inputs, widest = width;
-    for (std::size_t i = 0; i < layers.items.size(); ++i) {
-        const json::Value& d = layers.items[i];
-        const Reader rl = r.at("layer " + std::to_string(i));
-        if (!d.is_object()) rl.fail("not an object");
-        const json::Value* arch = d.find("architecture");
-        const std::string architecture = arch != nullptr && arch->type == json::Type::string ? arch->text : "";
-        const json::Value* wv = d.find("weights");
-        const json::Value* bv = d.find("bias");
-        const std::vector<double> weights = wv == nullptr ? std::vector<double>() : rl.doubles(*wv, "weights");
-        const std::vector<double> bias = bv == nullptr ? std::vector<double>() : rl.doubles(*bv, "bias");
-        Layer layer;
-        if (architecture == "normalization") {
-            if (weights.size() != bias.size()) rl.fail("normalization weights and bias must be lists of one length");
-            if (weights.size() != width)
-                rl.fail("normalization of " + std::to_string(weights.size()) + " values after a layer of " + std::to_string(width));
-            layer.normalization = true;
-            layer.n_in = layer.n_out = width;
-            layer.weights.assign(weights.begin(), weights.end());
-            layer.bias.assign(bias.begin(), bias.end());
-        } else if (architecture == "dense") {
-            const json::Value* act = d.find("activation");
-            layer.act = act == nullptr ? Act::linear : read_activation(*act, rl, layer.alpha);
-            if (weights.empty()) {  // an activation on its own
-                layer.n_in = layer.n_out = width;
-            } else {
-                if (bias.empty() || weights.size() % bias.size() != 0)
-                    rl.fail(std::to_string(weights.size()) + " weights do not fit " + std::to_string(bias.size()) + " biases");
-                layer.n_out = bias.size();
-                layer.n_in = weights.size() / bias.size();
-                if (layer.n_in != width)
-                    rl.fail("weights take " + std::to_string(layer.n_in) + " inputs but the previous layer gives " +
-                            std::to_string(width));
-                layer.stride = padded(layer.n_out);
-                layer.weights.assign(layer.n_in * layer.stride, 0.0f);
-                for (std::size_t o = 0; o < layer.n_out; ++o)
-                    for (std::size_t k = 0; k < layer.n_in; ++k)
-                        layer.weights[k * layer.stride + o] = static_cast<float>(weights[o * layer.n_in + k]);
-                layer.bias.assign(layer.stride, 0.0f);
-                std::copy(bias.begin(), bias.end(), layer.bias.begin());
-            }
-        } else {
-            rl.fail("architecture " + (arch == nullptr ? std::string("(none)") : quoted(*arch)) +
-                    " is not supported (dense, normalization)");
-        }
-        width = layer.n_out;
-        widest = std::max(widest, padded(width));
-        m->layers.push_back(std::move(layer));
-    }
+    m->layers = read_layers(*spec.find("layers"), r, "layer ", width, widest);
     m->network_width = width;
 
     // hepgan's part: what lwtnn cannot express

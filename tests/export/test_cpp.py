@@ -1,5 +1,6 @@
 """The C++ reference implementation (examples/cpp), built with the system g++: its output on lwtnn
-exports of MLP, image and calorimeter generators against torch, and its refusals of damaged files."""
+exports of MLP, convolutional, calorimeter and layered generators against torch, and its refusals
+of damaged files."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from hepgan.export.lwtnn import export_lwtnn
 from hepgan.export.module import reference_forward
 from tests.export.conftest import SMALL_MLP, make_generator, make_image_generator
 from tests.export.test_calo_head import QUICKSTART, _trained
+from tests.export.test_image_layers import MNIST_BEST
+from tests.export.test_layered_head import layered_generator
 
 CPP = Path(__file__).resolve().parents[2] / "examples" / "cpp"
 TOLERANCE = 1e-5  # of the largest output, as the export's own verification
@@ -77,6 +80,40 @@ def test_class_conditional_image_generator_matches_torch(generate_cpp, tmp_path)
     assert images.shape == (5, 784) and 0 <= images.min() and images.max() <= 255
 
 
+@pytest.mark.parametrize(("family", "conditional", "layout"), [
+    ("cgan_proj", True, MNIST_BEST),  # transposed convolutions with batch norm
+    ("cgan", True, "CONCAT, DENSE|392|LINEAR, RESHAPE|8|7|7, UPSAMPLE|2, CONV|4|3|3|1|1|1|1|LEAKYRELU:0.1, BNORM, "
+                   "UPSAMPLE|2, CONV|1|3|3|1|1|1|1|TANH"),
+    ("dcgan", False, "DENSE|392|LINEAR, RESHAPE|8|7|7, UPSAMPLE|2|BILINEAR, CONV|4|3|3|2|2|1|1|SWISH, "
+                     "TCONV|2|3|3|2|2|1|1|ELU|1, UPSAMPLE|2, CONV|1|5|5|1|1|2|2|SOFTPLUS"),
+], ids=["mnist-best", "upsample-conv", "bilinear-strided"])
+def test_a_convolutional_image_generator_matches_torch(generate_cpp, tmp_path, family, conditional, layout):
+    gen = make_image_generator(layout, conditional=conditional, family=family)
+    z = np.random.default_rng(2).standard_normal((4, gen.latent_dim)).astype(np.float32)
+    images = _check_against_torch(generate_cpp, gen, tmp_path, z, labels=np.array([0, 3, 7, 9]) if conditional else None)
+    assert images.shape == (4, 784) and 0 <= images.min() and images.max() <= 255
+
+
+def test_a_conditional_shower_generator_with_a_convolution_matches_torch(generate_cpp, tmp_path, fixed_inputs):
+    """A convolution, then a dense layer on its flattened output and an output-only activation."""
+    gen = make_generator("CONCAT, DENSE|98|RELU, RESHAPE|2|7|7, CONV|3|3|3|1|1|1|1|TANH, RESHAPE|FLAT, "
+                         "DENSE|266|SOFTPLUS")
+    z, conditions = fixed_inputs(gen, n=6)
+    showers = _check_against_torch(generate_cpp, gen, tmp_path, z, conditions)
+    assert showers.shape == (6, 266) and (showers >= 0).all()
+
+
+@pytest.mark.parametrize(("geometry", "n_cells"), [("calochallenge-1-photons", 368), ("calochallenge-2", 6480)])
+def test_a_layered_generator_matches_torch(generate_cpp, tmp_path, geometry, n_cells):
+    gen = layered_generator(geometry)
+    z = np.random.default_rng(5).standard_normal((20, gen.latent_dim)).astype(np.float32)
+    energies = np.geomspace(1e3, 1e6, 20)
+    showers = _check_against_torch(generate_cpp, gen, tmp_path, z, {"energy": energies})
+    assert showers.shape == (20, n_cells) and (showers >= 0).all()
+    expected = reference_forward(gen, z, {"energy": energies})
+    np.testing.assert_allclose(showers.sum(axis=1), expected.sum(axis=1), rtol=1e-5)
+
+
 @pytest.mark.parametrize("calo", [QUICKSTART, {**QUICKSTART, "calibrate_layers": True}, {"cell_noise": 0.2}],
                          ids=["as-the-quickstart", "layer-calibrated", "cell-noise"])
 def test_the_flagship_matches_torch(generate_cpp, tmp_path, shower_file, fixed_inputs, calo):
@@ -128,8 +165,13 @@ def _damaged(spec: dict, damage: str) -> str:
         spec["layers"][0]["weights"].pop()
     elif damage == "LayerFractions":
         post["transform"] = {"type": "Pipeline", "stages": [{"type": "LayerFractions", "geometry": "atlas266"}]}
-    elif damage == "convolution":
-        post["head"] = [{"type": "image_network", "layers": [{"type": "conv", "weights": [], "bias": []}]}]
+    elif damage == "2-d convolution kernel":
+        post["head"] = [{"type": "image_network", "layers": [
+            {"type": "reshape", "shape": [2, 7, 19]},
+            {"type": "conv", "weights": [[1.0]], "bias": [0.0], "stride": [1, 1], "padding": [0, 0]}]}]
+    elif damage == "layered stage of another width":
+        post["head"] = [{"type": "layered_shower", "layer_sizes": [3, 2], "width": 3, "shower_latent": 4,
+                         "shape_latent": 2}]
     elif damage == "newer version":
         post["version"] = 3
     text = json.dumps(spec)
@@ -141,7 +183,8 @@ def _damaged(spec: dict, damage: str) -> str:
     ("unknown activation", r"layer 0: activation 'softmax' is not supported \(linear, rectified"),
     ("unknown head stage", r"head stage 0: unknown type 'softmax_head' \(gaussian_path"),
     ("weights that do not fit", r"layer 0: \d+ weights do not fit 24 biases"),
-    ("convolution", r"head stage 0 \(image_network\): image_network layer 0: 'conv' is not supported .*--format onnx"),
+    ("2-d convolution kernel", r"head stage 0 \(image_network\): image_network layer 1: weights must be a list of 4 dimensions"),
+    ("layered stage of another width", r"head stage 0 \(layered_shower\): the network gives 266 values but 2 layers need 3"),
     ("LayerFractions", r"transform LayerFractions is not supported: .*layer slices"),
     ("newer version", r"hepgan_postprocess version 3 is not supported"),
     ("truncated", r"not valid JSON \(.* at line 1, column \d+"),
