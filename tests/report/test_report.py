@@ -137,6 +137,11 @@ def test_report_of_an_image_run_shows_training_samples_classes_and_the_fid_floor
     assert metrics["n_generated"] == 100 and metrics["n_real"] == 100
     assert "the inception score splits 100 images into 10 groups of 10 (under 500): it is biased low" in html
     assert "the FID compares 100 generated with 100 real images (under 2,000)" in html
+    # not MNIST: scored by a LeNet trained on the run's own 200 training images, judged against the real images
+    assert "a LeNet trained on this data set&#x27;s 200 training images" in html and (run / "metric_classifier.pt").is_file()
+    assert metrics["thresholds"]["inception_score"] == pytest.approx(0.92 * metrics["real_inception_score"])
+    assert metrics["thresholds"]["label_accuracy"] == pytest.approx(0.976 * metrics["real_label_accuracy"])
+    assert "<th>real images</th>" in html
 
 
 def test_estimates_on_enough_images_are_not_flagged():
