@@ -89,6 +89,29 @@ def test_images_are_scaled_to_plus_minus_one_with_one_hot_labels(tmp_path, mnist
     assert np.array_equal(data.to_physical(np.array([[-1.0, 0.0, 1.0, 1.5]]), None), [[0.0, 127.5, 255.0, 255.0]])
 
 
+def test_validation_image_metrics_on_images_that_are_not_mnist_come_with_a_warning(tmp_path, mnist_dir, mnist_test):
+    from hepgan.data.idx import write_idx
+    from hepgan.errors import HepganWarning
+
+    config = load_train_config(image_config(tmp_path / "run", mnist_dir, "cgan", "mlp-gan-g", "mlp-gan-d",
+                                            data={"max_events": 200}, eval={"every": 2, "metrics": ["inception"]}))
+    with pytest.warns(HepganWarning, match="inception score these images with the packaged MNIST LeNet"):
+        prepare_data(config)
+    mnist = tmp_path / "mnist"  # MNIST's own test images: no warning
+    mnist.mkdir()
+    write_idx(mnist / "train-images-idx3-ubyte", mnist_test.images[:200])
+    write_idx(mnist / "train-labels-idx1-ubyte", mnist_test.labels[:200])
+    write_idx(mnist / "t10k-images-idx3-ubyte", mnist_test.images)
+    write_idx(mnist / "t10k-labels-idx1-ubyte", mnist_test.labels)
+    config = load_train_config(image_config(tmp_path / "run2", mnist, "cgan", "mlp-gan-g", "mlp-gan-d",
+                                            data={"max_events": 200}, eval={"every": 2, "metrics": ["inception"]}))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HepganWarning)
+        prepare_data(config)
+
+
 def test_scarce_energy_trains_on_its_first_showers_and_holds_out_the_rest(tmp_path, shower_file):
     """The soft-extrapolation variant: 10 showers at 32 GeV in training, the other 110 are
     reference showers for the report, never seen by the model."""

@@ -233,11 +233,37 @@ def _prepare_showers(config: TrainConfig) -> PreparedData:
                         "showers")
 
 
+IMAGE_METRICS = {"inception", "image_prd", "image_prdc"}
+
+
+def _warn_if_the_image_metrics_do_not_know_the_data(config: TrainConfig) -> None:
+    """Validation scores images with the packaged MNIST LeNet; on other images its scores are only
+    comparable with each other (the report trains a LeNet on the data instead)."""
+    import warnings
+
+    from hepgan.data.idx import read_mnist
+    from hepgan.errors import DataError, HepganWarning
+    from hepgan.metrics.image.metric_classifier import is_mnist
+
+    used = sorted(IMAGE_METRICS & set(config.eval.metrics))
+    if not used:
+        return
+    try:
+        mnist = is_mnist(read_mnist(config.data.mnist_dir, "test").images)
+    except DataError:
+        mnist = False
+    if not mnist:
+        warnings.warn(f"eval.metrics {', '.join(used)} score these images with the packaged MNIST LeNet, which "
+                      "does not know them: compare the values between checkpoints only (hepgan report scores with "
+                      "a LeNet trained on this data)", HepganWarning, stacklevel=2)
+
+
 def _prepare_images(config: TrainConfig) -> PreparedData:
     from hepgan.data.idx import read_mnist
 
     cfg = config.data
     images = read_mnist(cfg.mnist_dir, cfg.split)
+    _warn_if_the_image_metrics_do_not_know_the_data(config)
     n = len(images) if cfg.max_events is None else min(len(images), cfg.max_events)
     x = images.images[:n].astype(np.float32)[:, None] / 127.5 - 1.0
     labels = images.labels[:n].astype(np.int64)
