@@ -7,7 +7,7 @@
 //   std::vector<double> cells = gen.generate(z, cond); // MeV (or pixels 0..255 for image models)
 //
 // The forward pass is the one of hepgan's NumPy runtime (src/hepgan/export/runtime.py) and of
-// its head stages (src/hepgan/export/calo_head.py, image_layers.py, layered_head.py): network
+// its head stages (src/hepgan/export/head.py, image_layers.py, layered_head.py): network
 // and head in float, as torch runs them, the inverse preprocessing in double. A Generator is not thread-safe, but copies
 // share the (immutable) weights and each has its own buffers: use one copy per thread.
 #ifndef HEPGAN_GENERATOR_HPP

@@ -16,7 +16,7 @@ import pytest
 from hepgan.export.lwtnn import export_lwtnn
 from hepgan.export.module import reference_forward
 from tests.export.conftest import SMALL_MLP, make_generator, make_image_generator
-from tests.export.test_calo_head import QUICKSTART, _trained
+from tests.export.test_head import QUICKSTART, _trained
 from tests.export.test_image_layers import MNIST_BEST
 from tests.export.test_layered_head import layered_generator
 

@@ -22,7 +22,7 @@ What lwtnn cannot do is kept in two extra top-level sections that lwtnn ignores 
 * ``hepgan_postprocess`` (``version`` 2): ``network_latent``, how many of the caller's latent
   values the network takes (``z_0`` ...; a head's noise takes the rest); ``output_activation``
   (an elementwise activation of the *last* layer that lwtnn lacks, e.g. ``softplus``; null when
-  none); ``head``, the stages of a calorimeter generator's head (:mod:`hepgan.export.calo_head`;
+  none); ``head``, the stages of a calorimeter generator's head (:mod:`hepgan.export.head`;
   empty for other families), after which the network's ``feature_i`` outputs are cells; then
   ``transform`` (the fitted preprocessing as :meth:`Transform.to_dict`, whose
   ``inverse(x, energies)`` gives MeV), or ``images: true`` for ``clip((x + 1) * 127.5, 0, 255)``;
@@ -45,7 +45,7 @@ from torch import nn
 
 from hepgan.data.conditions import PASSED_THROUGH, LOG_SCALED
 from hepgan.errors import ConfigError
-from hepgan.export.calo_head import FORMAT_VERSION, head_stages
+from hepgan.export.head import FORMAT_VERSION, head_stages
 from hepgan.export.image_layers import image_layer
 from hepgan.export.layered_head import layered_stage
 from hepgan.export.info import ExportInfo, info_from_generator

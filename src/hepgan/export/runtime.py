@@ -21,7 +21,7 @@ import numpy as np
 
 from hepgan.data.conditions import PASSED_THROUGH, ConditionEncoder
 from hepgan.errors import DataError
-from hepgan.export.calo_head import FORMAT_VERSION, CaloHead
+from hepgan.export.head import FORMAT_VERSION, Head
 from hepgan.export.dense_stack import OUTPUT_ACTIVATIONS, DenseStack
 from hepgan.export.info import ExportInfo
 
@@ -50,7 +50,7 @@ class LwtnnGenerator:
             raise self._error(f"hepgan_postprocess version {post.get('version') if isinstance(post, dict) else post!r} "
                               f"is not one this hepgan reads (1, {FORMAT_VERSION}); export the run again")
         self.network_latent = int(post.get("network_latent", self.info.latent_dim))
-        self.head = CaloHead(post["head"], self.network_latent, self.source, self.dtype) if post.get("head") else None
+        self.head = Head(post["head"], self.network_latent, self.source, self.dtype) if post.get("head") else None
         if width != len(spec["outputs"]) or (self.head is None and width != self.info.n_outputs):
             raise self._error(f"the network gives {width} outputs but {self.info.n_outputs} are expected")
         expected = self.network_latent + (sum(self.info.condition_widths) + self.info.n_classes

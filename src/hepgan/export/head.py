@@ -1,10 +1,13 @@
-"""The calorimeter family's head in an lwtnn file: what comes after the network, as JSON stages.
+"""The head of an lwtnn file: what comes after the network, as JSON stages, and the calorimeter
+family's stages.
 
-lwtnn runs the body of a ``calo_wgan`` generator (a dense network on the latent vector and the
-conditions); everything after it, which lwtnn cannot express, is written as a list of stages in
-``hepgan_postprocess.head`` and run in order by :class:`CaloHead` (NumPy) and by the C++
-reference implementation (``examples/cpp``). Each stage is a dict with a ``type`` and its
-constants; matrices are lists of rows. Notation: ``v`` the network's output, ``z`` the caller's
+lwtnn runs a generator's dense network; everything after it that lwtnn cannot express is written
+as a list of stages in ``hepgan_postprocess.head`` and run in order by :class:`Head` (NumPy) and
+by the C++ reference implementation (``examples/cpp``). Each stage is a dict with a ``type`` and
+its constants; matrices are nested lists. The convolutional ``image_network`` stage is described
+in :mod:`hepgan.export.image_layers`, the layered family's ``layered_shower`` in
+:mod:`hepgan.export.layered_head`; the calorimeter family (``calo_wgan``, whose body is the lwtnn
+network) has the stages below. Notation: ``v`` the network's output, ``z`` the caller's
 whole latent vector, ``c`` the encoded conditions (the network's condition inputs after lwtnn's
 offset and scale; ``c[0]`` is the standardised ln E), ``L`` the layers, ``C`` the conditions.
 
@@ -176,8 +179,9 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return erf(x).astype(np.float32)
 
 
-class CaloHead:
-    """The stages of ``hepgan_postprocess.head``: ``run(v, z, c)`` -> energy-normalised cells."""
+class Head:
+    """The stages of ``hepgan_postprocess.head``: ``run(v, z, c)`` -> the model-space output
+    (energy-normalised cells, or image pixels in -1..1)."""
 
     def __init__(self, stages: list, network_latent: int, source: str = "<memory>", dtype=np.float32):
         self.source = source
@@ -397,4 +401,4 @@ class CaloHead:
         return mapped
 
 
-__all__ = ["FORMAT_VERSION", "CaloHead", "head_stages"]
+__all__ = ["FORMAT_VERSION", "Head", "head_stages"]

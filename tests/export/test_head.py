@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hepgan.errors import DataError
-from hepgan.export.calo_head import CaloHead
+from hepgan.export.head import Head
 from hepgan.export.lwtnn import export_lwtnn
 from hepgan.export.module import reference_forward
 from hepgan.export.runtime import LwtnnGenerator
@@ -66,15 +66,15 @@ def test_a_damaged_head_is_refused_by_stage(tmp_path, shower_file):
     gen = _trained(tmp_path, shower_file, QUICKSTART)
     stages = export_lwtnn(gen).spec["hepgan_postprocess"]["head"]
     with pytest.raises(DataError, match="head stage 1: unknown type 'softmax_head'"):
-        CaloHead([stages[0], {"type": "softmax_head"}], 13)
+        Head([stages[0], {"type": "softmax_head"}], 13)
     features = dict(next(s for s in stages if s["type"] == "shower_features"))
     del features["log_eps"]
     with pytest.raises(DataError, match=r"head stage 0 \(shower_features\): missing key 'log_eps'"):
-        CaloHead([features], 13)
+        Head([features], 13)
     features = dict(next(s for s in stages if s["type"] == "shower_features"), mean=[1.0, 2.0])
     with pytest.raises(DataError, match="shower_features.mean must have 2 dimension"):
-        CaloHead([features], 13)
+        Head([features], 13)
     calibration = next(s for s in stages if s["type"] == "response_calibration")
     with pytest.raises(DataError, match="layer_calibration: needs a shower_features stage before it"):
-        CaloHead([dict(calibration, type="layer_calibration",
+        Head([dict(calibration, type="layer_calibration",
                        **{k: [calibration[k]] * 4 for k in ("knots_in", "knots_out", "tail_slope")})], 13)
