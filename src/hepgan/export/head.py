@@ -66,26 +66,26 @@ def head_stages(network) -> tuple[list[dict], object]:
 
     stages = []
     if network.gaussian is not None:
-        stages.append({"type": "gaussian_path", "matrix": _array(network.gaussian)})
+        stages.append({"type": "gaussian_path", "matrix": json_array(network.gaussian)})
     if network.noise_scale is not None:
         stages.append({"type": "cell_noise", "first": network.features.n_summary,
-                       "noise": [0, len(network.noise_scale)], "scale": _array(network.noise_scale)})
+                       "noise": [0, len(network.noise_scale)], "scale": json_array(network.noise_scale)})
     stages.append(_features(network.features))
     if network.fluctuations is not None:
         stages.append(_fluctuations(network.fluctuations, network.noise_dim - network.fluctuations.dim))
     for kind, cal, module in (("layer_calibration", network.layer_calibration, layer_calibration),
                               ("response_calibration", network.calibration, response_calibration)):
         if cal is not None:
-            stages.append({"type": kind, "centres": _array(cal.centres), "knots_in": _array(cal.knots_in),
-                           "knots_out": _array(cal.knots_out), "tail_slope": _array(cal.tail_slope),
+            stages.append({"type": kind, "centres": json_array(cal.centres), "knots_in": json_array(cal.knots_in),
+                           "knots_out": json_array(cal.knots_out), "tail_slope": json_array(cal.tail_slope),
                            "min_factor": module.MIN_FACTOR})
     return stages, network.body
 
 
 def _basis(standardiser) -> dict:
-    return {"degree": standardiser.degree, "continuous": _array(standardiser.continuous),
-            "knots": standardiser.knots, "splined": _array(standardiser.splined),
-            "knot_lo": _array(standardiser.knot_lo), "knot_step": _array(standardiser.knot_step)}
+    return {"degree": standardiser.degree, "continuous": json_array(standardiser.continuous),
+            "knots": standardiser.knots, "splined": json_array(standardiser.splined),
+            "knot_lo": json_array(standardiser.knot_lo), "knot_step": json_array(standardiser.knot_step)}
 
 
 def _used_rows(standardiser, coef) -> list[list[float]]:
@@ -93,7 +93,7 @@ def _used_rows(standardiser, coef) -> list[list[float]]:
     import torch
 
     cond_dim = len(standardiser.continuous) if standardiser.mean_coef.shape[0] > 1 else 0
-    return _array(coef[standardiser.rows(torch.zeros(1, cond_dim) if cond_dim else None)])
+    return json_array(coef[standardiser.rows(torch.zeros(1, cond_dim) if cond_dim else None)])
 
 
 def _features(f) -> dict:
@@ -104,8 +104,8 @@ def _features(f) -> dict:
             "unthresholded": sorted(f.unthresholded), "eps_layer": f.eps_layer, "empty_below": f.empty_below,
             "eps_range": list(EPS_CELL_RANGE), "basis": _basis(s),
             "mean": _used_rows(s, s.mean_coef), "log_var": _used_rows(s, s.log_var_coef),
-            "log_eps": _used_rows(s, f.log_eps_coef), "min_std": _array(s.min_std),
-            "raw_min": [v if math.isfinite(v) else None for v in _array(f._raw_min)], "raw_max": _array(f._raw_max)}
+            "log_eps": _used_rows(s, f.log_eps_coef), "min_std": json_array(s.min_std),
+            "raw_min": [v if math.isfinite(v) else None for v in json_array(f._raw_min)], "raw_max": json_array(f._raw_max)}
 
 
 def _fluctuations(fl, first_noise: int) -> dict:
@@ -116,14 +116,14 @@ def _fluctuations(fl, first_noise: int) -> dict:
 
     return {"type": "cell_fluctuations", "noise": [first_noise, fl.dim], "layers": [list(sl) for sl in fl.layer_slices],
             "basis": _basis(fl.basis_of), "log_smallest": _used_rows(fl.basis_of, fl.basis_of.mean_coef),
-            "scale": _array(fl.log_scale.exp()), "shape": fl.shape,
-            "width_exponent": None if fl.width_exponent is None else _array(fl.width_exponent),
+            "scale": json_array(fl.log_scale.exp()), "shape": fl.shape,
+            "width_exponent": None if fl.width_exponent is None else json_array(fl.width_exponent),
             "floor": fl.floor, "fluctuating_layers": layers_of(fl.placement),
             "deposit_layers": layers_of(fl.deposit_placement), "deposit_size": fl.deposit_size,
-            "deposit_shape": fl.deposit_shape, "deposit_spread": _array(fl.deposit_spread.abs())}
+            "deposit_shape": fl.deposit_shape, "deposit_spread": json_array(fl.deposit_spread.abs())}
 
 
-def _array(tensor):
+def json_array(tensor):
     """Nested lists of float32 values, each written with the fewest digits that read back the same."""
     values = tensor.detach().cpu().numpy().astype(np.float32)
     flat = [float(str(v)) for v in values.reshape(-1)]
@@ -401,4 +401,4 @@ class Head:
         return mapped
 
 
-__all__ = ["FORMAT_VERSION", "Head", "head_stages"]
+__all__ = ["FORMAT_VERSION", "STAGE_TYPES", "Head", "head_stages", "json_array"]

@@ -45,7 +45,7 @@ from torch import nn
 
 from hepgan.data.conditions import PASSED_THROUGH, LOG_SCALED
 from hepgan.errors import ConfigError
-from hepgan.export.head import FORMAT_VERSION, head_stages
+from hepgan.export.head import FORMAT_VERSION, head_stages, json_array
 from hepgan.export.image_layers import image_layer
 from hepgan.export.layered_head import layered_stage
 from hepgan.export.info import ExportInfo, info_from_generator
@@ -156,7 +156,7 @@ def _network_and_head(gen) -> tuple[list[dict], list[tuple[str, nn.Module]], boo
 
     if isinstance(gen.network, LayeredGenerator):
         net = gen.network.energy_net
-        stage = layered_stage(gen.network, _array, lambda mlp: _dense_layers("shape network", mlp))
+        stage = layered_stage(gen.network, json_array, lambda mlp: _dense_layers("shape network", mlp))
         return [stage], [(f"energy network layer {i} ({type(m).__name__})", m) for i, m in enumerate(net)], True
     net = layout_network(gen)
     stages, body = head_stages(gen.network)
@@ -208,18 +208,13 @@ def _image_layers(primitives: list[tuple[str, nn.Module]]) -> list[dict]:
     for name, module in primitives:
         if isinstance(module, ConcatCondition):
             raise _cannot(name, "the conditions enter after a convolution; put CONCAT first")
-        layer = image_layer(name, module, _array)
+        layer = image_layer(name, module, json_array)
         if layer is None and not isinstance(module, _NO_OPS):
             function = OUTPUT_ONLY.get(type(module)) or _activation(name, module)
             layer = {"type": "activation", **(function if isinstance(function, dict) else {"function": function})}
         if layer is not None:
             layers.append(layer)
     return layers
-
-
-def _array(tensor):
-    values = tensor.detach().cpu().numpy().astype(np.float32)
-    return np.array(_floats(tensor), dtype=object).reshape(values.shape).tolist()
 
 
 def _cannot(name: str, why: str) -> ConfigError:
