@@ -63,6 +63,7 @@ def test_real_images_score_as_real(mnist_train, mnist_test):
     assert prdc["prdc_density"] == pytest.approx(1.0, abs=0.25) and prdc["prdc_coverage"] > 0.6
 
 
+@pytest.mark.filterwarnings("ignore:eval.metrics.*packaged MNIST LeNet")  # the look-alike data is not MNIST
 def test_trainer_selects_the_best_checkpoint_by_an_image_metric(tmp_path, mnist_dir):
     config = load_train_config(image_config(
         tmp_path / "run", mnist_dir, "cgan", "DENSE|32|RELU, DENSE|784|TANH, RESHAPE|1|28|28",
