@@ -1,4 +1,4 @@
-"""lwtnn export: MLP generators as lwtnn's sequential JSON, plus two hepgan sections.
+"""lwtnn export: a generator's dense network as lwtnn's sequential JSON, plus two hepgan sections.
 
 lwtnn (the C++ library ATLAS uses to run small networks in Athena) reads::
 
@@ -22,21 +22,22 @@ What lwtnn cannot do is kept in two extra top-level sections that lwtnn ignores 
 * ``hepgan_postprocess`` (``version`` 2): ``network_latent``, how many of the caller's latent
   values the network takes (``z_0`` ...; a head's noise takes the rest); ``output_activation``
   (an elementwise activation of the *last* layer that lwtnn lacks, e.g. ``softplus``; null when
-  none); ``head``, the stages of a calorimeter generator's head (:mod:`hepgan.export.head`;
-  empty for other families), after which the network's ``feature_i`` outputs are cells; then
+  none); ``head``, the stages after the network that lwtnn cannot express
+  (:mod:`hepgan.export.head`: the calorimeter family's head, a convolutional generator's
+  ``image_network``, the layered family's ``layered_shower``; empty for plain MLPs), which turn
+  the network's ``feature_i`` outputs into cells or pixels; then
   ``transform`` (the fitted preprocessing as :meth:`Transform.to_dict`, whose
   ``inverse(x, energies)`` gives MeV), or ``images: true`` for ``clip((x + 1) * 127.5, 0, 255)``;
 * ``hepgan``: :class:`~hepgan.export.info.ExportInfo` (geometry, condition encoder, trained
   range, verification).
 
-Layers lwtnn has no equivalent for (convolutions, layer norm, VBN, minibatch std, conditions
+Layers with no equivalent in either part (pooling, layer norm, VBN, minibatch std, conditions
 entering after the first layer, ...) are a ConfigError naming the layer.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
