@@ -4,8 +4,8 @@ An independent implementation of the forward pass (it never imports torch), so t
 lwtnn export against torch checks the file, not torch against itself; and a dependency-light
 way to run a generator where torch is unwelcome. It does what lwtnn does (input offset/scale,
 dense and normalization layers, activations), then applies the ``hepgan_postprocess`` section:
-the output-only activation, then the preprocessing inverse (``hepgan.data.transforms``, NumPy)
-or the image scaling. See :mod:`hepgan.export.lwtnn` for the file layout.
+the output-only activation, the head's stages (:mod:`hepgan.export.head`), then the
+preprocessing inverse (``hepgan.data.transforms``, NumPy) or the image scaling. See :mod:`hepgan.export.lwtnn` for the file layout.
 
 Layers run in float32 like the torch model (``dtype=np.float64`` for a double-precision pass);
 condition encoding and the inverse run in float64.
