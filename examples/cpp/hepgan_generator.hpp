@@ -1004,10 +1004,14 @@ public:
 };
 
 // Monotone piecewise-linear maps (one per calibration point and channel), mixed linearly in
-// c[0] between the points; see hepgan.models.calo.quantile_map.
+// c[0] between the points; see hepgan.models.calo.quantile_map. In double, as torch evaluates
+// them: a rarely hit layer's knots can lie 1e-8 apart, and the sum of slope changes times
+// distances then cancels far below float's resolution.
 class QuantileMaps {
-    std::vector<float> x_, y_, tail_, bends_, centres_;  // x_, y_, bends_: (channels, points, knots)
+    std::vector<double> x_, y_, tail_, bends_, centres_;  // x_, y_, bends_: (channels, points, knots)
     std::size_t points_ = 0, knots_ = 0;
+
+    static std::vector<double> wide(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
 public:
     std::size_t channels = 0;
@@ -1016,50 +1020,54 @@ public:
     QuantileMaps(const json::Value& d, const Reader& r, bool layered) {
         std::size_t tail_rows = 1, tail_cols = 0, p2 = 0, k2 = 0, c2 = 1;
         if (layered) {
-            x_ = r.tensor3(r.get(d, "knots_in"), "knots_in", channels, points_, knots_);
-            y_ = r.tensor3(r.get(d, "knots_out"), "knots_out", c2, p2, k2);
-            tail_ = r.matrix(r.get(d, "tail_slope"), "tail_slope", tail_rows, tail_cols);
+            x_ = wide(r.tensor3(r.get(d, "knots_in"), "knots_in", channels, points_, knots_));
+            y_ = wide(r.tensor3(r.get(d, "knots_out"), "knots_out", c2, p2, k2));
+            tail_ = wide(r.matrix(r.get(d, "tail_slope"), "tail_slope", tail_rows, tail_cols));
         } else {
             channels = 1;
-            x_ = r.matrix(r.get(d, "knots_in"), "knots_in", points_, knots_);
-            y_ = r.matrix(r.get(d, "knots_out"), "knots_out", p2, k2);
-            tail_ = r.floats(r.get(d, "tail_slope"), "tail_slope");
+            x_ = wide(r.matrix(r.get(d, "knots_in"), "knots_in", points_, knots_));
+            y_ = wide(r.matrix(r.get(d, "knots_out"), "knots_out", p2, k2));
+            tail_ = wide(r.floats(r.get(d, "tail_slope"), "tail_slope"));
             tail_cols = tail_.size();
         }
-        centres_ = r.floats(r.get(d, "centres"), "centres");
+        centres_ = wide(r.floats(r.get(d, "centres"), "centres"));
         if (c2 != channels || p2 != points_ || k2 != knots_ || tail_rows != channels || tail_cols != points_ ||
             centres_.size() != points_)
             r.fail("knots_in, knots_out, tail_slope and centres do not fit together");
         bends_.resize(x_.size());
         for (std::size_t m = 0; m < channels * points_; ++m) {
-            const float* x = &x_[m * knots_];
-            const float* y = &y_[m * knots_];
-            float previous = tail_[m];
+            const double* x = &x_[m * knots_];
+            const double* y = &y_[m * knots_];
+            double previous = tail_[m];
             for (std::size_t k = 0; k < knots_; ++k) {
-                const float slope = k + 1 < knots_ ? (y[k + 1] - y[k]) / (x[k + 1] - x[k]) : tail_[m];
+                const double slope = k + 1 < knots_ ? (y[k + 1] - y[k]) / (x[k + 1] - x[k]) : tail_[m];
                 bends_[m * knots_ + k] = slope - previous;
                 previous = slope;
             }
         }
     }
-    std::size_t points() const { return points_; }
 
-    // The map of `channel` at `value`; `at` holds points() floats of scratch.
-    float operator()(std::size_t channel, float value, float c0, float* at) const {
+    // The map of `channel` at `value`: each point's map, mixed along the points by c0.
+    float operator()(std::size_t channel, float value_f, float c0_f) const {
+        const double value = value_f, c0 = c0_f;
+        double first = 0.0, previous = 0.0, mix = 0.0;
         for (std::size_t p = 0; p < points_; ++p) {
             const std::size_t m = channel * points_ + p;
-            const float* x = &x_[m * knots_];
-            const float* bend = &bends_[m * knots_];
+            const double* x = &x_[m * knots_];
+            const double* bend = &bends_[m * knots_];
             double s = 0.0;
-            for (std::size_t k = 0; k < knots_; ++k) s += static_cast<double>(bend[k] * std::max(value - x[k], 0.0f));
-            at[p] = y_[m * knots_] + tail_[m] * (value - x[0]) + static_cast<float>(s);
+            for (std::size_t k = 0; k < knots_; ++k) s += bend[k] * std::max(value - x[k], 0.0);
+            const double at = y_[m * knots_] + tail_[m] * (value - x[0]) + s;
+            if (p == 0) {
+                first = at;
+            } else {
+                const double along =
+                    std::min(std::max((c0 - centres_[p - 1]) / (centres_[p] - centres_[p - 1]), 0.0), 1.0);
+                mix += along * (at - previous);
+            }
+            previous = at;
         }
-        double mix = 0.0;
-        for (std::size_t p = 0; p + 1 < points_; ++p) {
-            const float along = std::min(std::max((c0 - centres_[p]) / (centres_[p + 1] - centres_[p]), 0.0f), 1.0f);
-            mix += static_cast<double>(along * (at[p + 1] - at[p]));
-        }
-        return at[0] + static_cast<float>(mix);
+        return static_cast<float>(first + mix);
     }
 };
 
@@ -1077,19 +1085,18 @@ public:
         if (h.n_cond == 0) r.fail("needs the conditions, which the network does not take");
         bounds_ = h.layer_bounds;
         out_width = h.width;
-        work_size = 3 * map_.channels + map_.points();
+        work_size = 3 * map_.channels;
     }
     void run(const float* x, float* y, const float*, const float* c, float* work) const override {
         const std::size_t n = map_.channels;
         float* fraction = work;
         float* wanted = fraction + n;
         float* factor = wanted + n;
-        float* at = factor + n;
         for (std::size_t l = 0; l < n; ++l) fraction[l] = fsum(x + bounds_[l], bounds_[l + 1] - bounds_[l]);
         const float total = std::max(fsum(fraction, n), 1e-12f);
         for (std::size_t l = 0; l < n; ++l) {
             fraction[l] = fraction[l] / total;
-            wanted[l] = fraction[l] > 0.0f ? std::max(map_(l, fraction[l], c[0], at), min_factor_ * fraction[l]) : 0.0f;
+            wanted[l] = fraction[l] > 0.0f ? std::max(map_(l, fraction[l], c[0]), min_factor_ * fraction[l]) : 0.0f;
         }
         const float wanted_total = std::max(fsum(wanted, n), 1e-12f);
         for (std::size_t l = 0; l < n; ++l) {
@@ -1111,11 +1118,10 @@ public:
         min_factor_ = static_cast<float>(r.number(r.get(d, "min_factor"), "min_factor"));
         if (h.n_cond == 0) r.fail("needs the conditions, which the network does not take");
         width_ = out_width = h.width;
-        work_size = map_.points();
     }
-    void run(const float* x, float* y, const float*, const float* c, float* work) const override {
+    void run(const float* x, float* y, const float*, const float* c, float*) const override {
         const float r = fsum(x, width_);
-        const float calibrated = std::max(map_(0, r, c[0], work), min_factor_ * r);
+        const float calibrated = std::max(map_(0, r, c[0]), min_factor_ * r);
         const float factor = calibrated / std::max(r, 1e-12f);
         for (std::size_t i = 0; i < width_; ++i) y[i] = x[i] * factor;
     }

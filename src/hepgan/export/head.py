@@ -383,20 +383,22 @@ class Head:
     def _quantile_maps(self, d: dict, what: str, ndim: int):
         """mapped(values (N, *channels), c0 (N,)): monotone piecewise-linear maps, one per
         calibration point (and channel), mixed linearly in c0 between the points."""
-        x_knots = _f32(d["knots_in"], self.source, f"{what}.knots_in", ndim)
-        y_knots = _f32(d["knots_out"], self.source, f"{what}.knots_out", ndim)
-        tail = _f32(d["tail_slope"], self.source, f"{what}.tail_slope", ndim - 1)
-        centres = _f32(d["centres"], self.source, f"{what}.centres", 1)
+        # in float64, as torch evaluates them (closely spaced knots cancel in float32)
+        x_knots = _f32(d["knots_in"], self.source, f"{what}.knots_in", ndim).astype(np.float64)
+        y_knots = _f32(d["knots_out"], self.source, f"{what}.knots_out", ndim).astype(np.float64)
+        tail = _f32(d["tail_slope"], self.source, f"{what}.tail_slope", ndim - 1).astype(np.float64)
+        centres = _f32(d["centres"], self.source, f"{what}.centres", 1).astype(np.float64)
         slopes = (y_knots[..., 1:] - y_knots[..., :-1]) / (x_knots[..., 1:] - x_knots[..., :-1])
         bends = np.concatenate([slopes, tail[..., None]], -1) - np.concatenate([tail[..., None], slopes], -1)
         left, right = centres[:-1], centres[1:]
 
         def mapped(values, c0):
-            past = np.maximum(values[..., None, None] - x_knots, np.float32(0))
+            values, c0 = values.astype(np.float64), c0.astype(np.float64)
+            past = np.maximum(values[..., None, None] - x_knots, 0.0)
             at_points = y_knots[..., 0] + tail * (values[..., None] - x_knots[..., 0]) + (bends * past).sum(axis=-1)
-            along = np.clip((c0[:, None] - left) / (right - left), np.float32(0), np.float32(1))
+            along = np.clip((c0[:, None] - left) / (right - left), 0.0, 1.0)
             along = along.reshape(len(c0), *([1] * (values.ndim - 1)), -1)
-            return at_points[..., 0] + (along * (at_points[..., 1:] - at_points[..., :-1])).sum(axis=-1)
+            return (at_points[..., 0] + (along * (at_points[..., 1:] - at_points[..., :-1])).sum(axis=-1)).astype(np.float32)
 
         return mapped
 

@@ -38,8 +38,12 @@ class QuantileMaps(nn.Module):
         self.register_buffer("tail_slope", torch.ones(*channels, MAX_POINTS))
 
     def mapped(self, values: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
-        """(N, *channels) values through their maps, mixed at the (N,) energy conditions."""
-        x, y, tail = self.knots_in, self.knots_out, self.tail_slope
+        """(N, *channels) values through their maps, mixed at the (N,) energy conditions. In float64:
+        the knots of a rarely hit layer can lie 1e-8 apart, and the sum of slope changes (up to 1e5)
+        times distances then cancels to the map's value far below float32's resolution."""
+        dtype = values.dtype
+        values, energy = values.double(), energy.double()
+        x, y, tail = self.knots_in.double(), self.knots_out.double(), self.tail_slope.double()
         slopes = (y[..., 1:] - y[..., :-1]) / (x[..., 1:] - x[..., :-1])
         bends = torch.cat([slopes, tail[..., None]], dim=-1) - torch.cat([tail[..., None], slopes], dim=-1)
         # every point's map: its value at the first knot plus, at each knot passed, the change of
@@ -48,11 +52,12 @@ class QuantileMaps(nn.Module):
         at_points = y[..., 0] + tail * (values[..., None] - x[..., 0]) + (bends * past).sum(dim=-1)
         # mixed in the energy: the first point's value plus each segment's rise times how far
         # along it the energy lies (0 before, 1 past)
-        left, right = self.centres[:-1], self.centres[1:]
+        centres = self.centres.double()
+        left, right = centres[:-1], centres[1:]
         along = ((energy[:, None] - left) / (right - left)).clamp(0.0, 1.0)
         for _ in range(values.dim() - 1):  # (N, 1, ..., points - 1), not a reshape: ONNX keeps N free
             along = along.unsqueeze(1)
-        return at_points[..., 0] + (along * (at_points[..., 1:] - at_points[..., :-1])).sum(dim=-1)
+        return (at_points[..., 0] + (along * (at_points[..., 1:] - at_points[..., :-1])).sum(dim=-1)).to(dtype)
 
     def reset(self) -> None:
         """Back to the identity (fitting starts here, so refitting gives the same maps)."""
