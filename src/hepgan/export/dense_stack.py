@@ -31,7 +31,7 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x, dtype=x.dtype)
 
 
-_FUNCTIONS = {
+ACTIVATIONS = {
     "linear": lambda x, a: x,
     "rectified": lambda x, a: np.maximum(x, 0.0, dtype=x.dtype),
     "sigmoid": lambda x, a: _sigmoid(x),
@@ -113,9 +113,9 @@ class DenseStack:
             name, alpha = activation.get("function"), float(activation.get("alpha", 1.0))
         else:
             name, alpha = activation, 1.0
-        if name not in _FUNCTIONS:
-            raise self._error(f"layer {index}: activation {name!r} is not supported ({', '.join(_FUNCTIONS)})")
-        return _FUNCTIONS[name], self.dtype.type(alpha)
+        if name not in ACTIVATIONS:
+            raise self._error(f"layer {index}: activation {name!r} is not supported ({', '.join(ACTIVATIONS)})")
+        return ACTIVATIONS[name], self.dtype.type(alpha)
 
 
-__all__ = ["OUTPUT_ACTIVATIONS", "DenseStack"]
+__all__ = ["ACTIVATIONS", "OUTPUT_ACTIVATIONS", "DenseStack"]

@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from hepgan.errors import DataError
+from hepgan.export.dense_stack import ACTIVATIONS, OUTPUT_ACTIVATIONS
 
-ACTIVATIONS = ("linear", "rectified", "sigmoid", "tanh", "leakyrelu", "elu", "swish",
-               "softplus", "exp", "abs", "softsign", "gauss")
+KNOWN_ACTIVATIONS = (*ACTIVATIONS, *OUTPUT_ACTIVATIONS)
 
 
 # ---------------------------------------------------------------- writing (needs torch)
@@ -118,29 +118,8 @@ def _bilinear_axis(x: np.ndarray, factor: int, axis: int) -> np.ndarray:
 
 
 def _activation(x: np.ndarray, name: str, alpha: np.float32) -> np.ndarray:
-    if name == "linear":
-        return x
-    if name == "rectified":
-        return np.maximum(x, np.float32(0))
-    if name == "sigmoid":
-        return np.float32(0.5) * (1 + np.tanh(np.float32(0.5) * x))
-    if name == "tanh":
-        return np.tanh(x)
-    if name == "leakyrelu":
-        return np.where(x > 0, x, x * alpha)
-    if name == "elu":
-        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, np.float32(0))))
-    if name == "swish":
-        return x * (np.float32(0.5) * (1 + np.tanh(np.float32(0.5) * alpha * x)))
-    if name == "softplus":
-        return np.logaddexp(np.float32(0), x, dtype=np.float32)
-    if name == "exp":
-        return np.exp(x)
-    if name == "abs":
-        return np.abs(x)
-    if name == "softsign":
-        return x / (1 + np.abs(x))
-    return np.exp(-x * x)  # gauss
+    """lwtnn's activations (with their parameter) and the output-only ones, as the dense layers run them."""
+    return ACTIVATIONS[name](x, alpha) if name in ACTIVATIONS else OUTPUT_ACTIVATIONS[name](x)
 
 
 class ImageNetwork:
@@ -164,8 +143,9 @@ class ImageNetwork:
                 if arrays["weights"].ndim != ndim or arrays["bias"].ndim != 1:
                     raise self._error(index, f"{kind} weights must have {ndim} dimensions and the bias 1")
             elif kind == "activation":
-                if layer["function"] not in ACTIVATIONS:
-                    raise self._error(index, f"unknown activation {layer['function']!r} ({', '.join(ACTIVATIONS)})")
+                if layer["function"] not in KNOWN_ACTIVATIONS:
+                    raise self._error(index, f"unknown activation {layer['function']!r} "
+                                             f"({', '.join(KNOWN_ACTIVATIONS)})")
                 arrays["alpha"] = np.float32(layer.get("alpha", 1.0))
             elif kind == "upsample":
                 if layer["mode"] not in ("nearest", "bilinear") or int(layer["factor"]) < 1:
@@ -209,4 +189,4 @@ class ImageNetwork:
         return x.reshape(len(x), -1)
 
 
-__all__ = ["ACTIVATIONS", "ImageNetwork", "image_layer"]
+__all__ = ["KNOWN_ACTIVATIONS", "ImageNetwork", "image_layer"]

@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from hepgan.errors import DataError
-from hepgan.metrics.image.lenet import N_CLASSES, LeNet, classify, load_lenet, preprocess
+from hepgan.metrics.image.lenet import N_CLASSES, LeNet, classify, load_lenet, preprocess, sha256_of
 
 MNIST_TEST_SHA256 = "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161"
 TRAIN_STEPS = 300  # fixed, so the classifier (and every score read from it) does not depend on the machine;
@@ -122,8 +122,6 @@ def _save(path: Path, network: LeNet, key: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:
         torch.save(network.state_dict(), tmp)
-    from hepgan.metrics.image.lenet import sha256_of
-
     with atomic_output(path.with_suffix(".json")) as tmp:
         Path(tmp).write_text(json.dumps({"key": key, "sha256": sha256_of(path)}))
 
