@@ -61,6 +61,8 @@ def test_simulate_reads_a_yaml_config_and_options_override_it(tmp_path):
         (["simulate", "--energy-range", "100,1"], "energy_range_gev must satisfy"),
         (["simulate", "--energies", "0.001"], "energies must lie in 0.05-10000 GeV"),
         (["simulate", "--config", "missing.yaml"], "missing.yaml: cannot read config"),
+        (["simulate", "--geometry", "calogan", "--particle", "pion+"],
+         "particle 'pion+' needs a geometry with interaction lengths; 'calogan' describes an electromagnetic"),
     ],
 )
 def test_bad_simulate_input_gives_one_clear_line(tmp_path, args, message):
@@ -69,6 +71,19 @@ def test_bad_simulate_input_gives_one_clear_line(tmp_path, args, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_simulate_writes_pion_showers_on_the_pion_binning(tmp_path):
+    out = tmp_path / "pions.h5"
+    result = _run("simulate", "--geometry", "calochallenge-1-pions", "--particle", "pion-", "--energies", "10,100",
+                  "--events-per-energy", "200", "--seed", "2", "--out", str(out), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "wrote 400 pion- showers on calochallenge-1-pions" in result.stdout and "f_tile1" in result.stdout
+    data = read_showers(out)
+    expected = simulate(load_sim_config(None, geometry="calochallenge-1-pions", particle="pion-",
+                                        energies_gev=[10.0, 100.0], events_per_energy=200, seed=2))
+    assert data.showers.shape == (400, 533) and data.attrs["sim_config"]["particle"] == "pion-"
+    np.testing.assert_array_equal(data.showers, expected.showers)
 
 
 def test_simulate_a_challenge_spectrum_and_info_shows_its_15_energies(tmp_path, capsys):

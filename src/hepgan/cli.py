@@ -12,7 +12,7 @@ import warnings
 
 from hepgan import api
 from hepgan.errors import ConfigError, HepganError, HepganWarning
-from hepgan.sim.config import SEED_ENERGIES_GEV
+from hepgan.sim.config import SEED_ENERGIES_GEV, SUPPORTED_PARTICLES
 from hepgan.sim.spectra import SPECTRA
 
 
@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     sim = verbs.add_parser("simulate", help="simulate showers with the reference simulator into an HDF5 file")
     sim.add_argument("--config", help="YAML file with simulator settings (command-line options override it)")
     sim.add_argument("--geometry", help="geometry name (default atlas266; see 'hepgan geometries')")
-    sim.add_argument("--particle", choices=["photon", "electron", "positron"])
+    sim.add_argument("--particle", choices=list(SUPPORTED_PARTICLES),
+                     help="photon, electron, positron, or pion+ / pion- (on geometries with interaction lengths)")
     sim.add_argument("--energies", type=_floats, help=f"energy points in GeV (default {','.join(f'{e:g}' for e in SEED_ENERGIES_GEV)})")
     sim.add_argument("--events-per-energy", type=int)
     sim.add_argument("--energy-range", type=_range, help="LOW,HIGH in GeV, log-uniform (needs --events)")

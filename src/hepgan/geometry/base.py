@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from hepgan.errors import ConfigError, DataError, GeometryError
+from hepgan.geometry.hadronic import HadronicLayout
 from hepgan.geometry.layers import GridLayer, Layer, PolarLayer
 from hepgan.geometry.material import Material
 
@@ -50,6 +51,7 @@ class Geometry:
         impact: ImpactRange | None = None,
         reference_eta: float | None = None,
         anchor_layer: int | None = None,
+        hadronic: HadronicLayout | None = None,
     ):
         if not layers:
             raise GeometryError(f"geometry {name!r} has no layers")
@@ -63,6 +65,10 @@ class Geometry:
         self.impact = impact
         self.reference_eta = reference_eta
         self.anchor_layer = anchor_layer
+        if hadronic is not None and len(hadronic.layer_compartment) != len(self.layers):
+            raise GeometryError(f"geometry {name!r}: the hadronic layout names {len(hadronic.layer_compartment)} layers, "
+                                f"the geometry has {len(self.layers)}")
+        self.hadronic = hadronic  # None: electromagnetic showers only
 
     def __repr__(self) -> str:
         return f"Geometry({self.name!r}, {len(self.layers)} layers, {self.n_cells} cells)"

@@ -22,6 +22,7 @@ from hepgan.geometry.atlas import (
     LAYER_NAMES,
     REFERENCE_ETA,
     barrel_depths_x0,
+    barrel_hadronic_layout,
 )
 from hepgan.geometry.base import Geometry, ImpactRange
 from hepgan.geometry.layers import PolarLayer
@@ -78,6 +79,7 @@ def calochallenge(name: str) -> Geometry:
             description=f"CaloChallenge 2022 dataset 1 ({particle}): ATLAS barrel at |eta| 0.20-0.25 in r x alpha voxels",
             impact=ImpactRange(("impact_eta",), (IMPACT_ETA[0],), (IMPACT_ETA[1],), lateral=False),
             reference_eta=REFERENCE_ETA,
+            hadronic=barrel_hadronic_layout([i for i, _, _ in binning]),
         )
     per_layer = SIW_PERIODS_PER_LAYER * (1.4 + 0.3) / SIW.x0_mm
     layers = [

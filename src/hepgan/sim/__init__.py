@@ -1,4 +1,4 @@
-"""The reference shower simulator (GFLASH-style electromagnetic showers), standing in for Geant4."""
+"""The reference shower simulator (GFLASH-style electromagnetic and charged-pion showers), standing in for Geant4."""
 
 from hepgan.sim.config import SEED_ENERGIES_GEV, SimConfig, load_sim_config
 from hepgan.sim.spectra import SPECTRA, Spectrum, get_spectrum

@@ -1,4 +1,5 @@
-"""The reference shower simulator: GFLASH-style electromagnetic showers in any hepgan geometry.
+"""The reference shower simulator: GFLASH-style electromagnetic showers in any hepgan geometry
+(charged pions, on geometries with interaction lengths, are drawn by :mod:`hepgan.sim.hadronic`).
 
 For each shower: draw the impact point, the photon conversion depth and the correlated
 longitudinal shape; integrate the depth profile over each layer in slices and the core + tail
@@ -19,7 +20,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +30,16 @@ from hepgan.data.hdf5 import ShowerWriter
 from hepgan.data.showers import ShowerData, chunk_rows
 from hepgan.data.summary import ShowerSummary
 from hepgan.geometry import Geometry, GridLayer, PolarLayer, get_geometry
-from hepgan.sim.config import SimConfig, load_sim_config, replace_energy_fields
+from hepgan.sim.config import HADRONS, SimConfig, load_sim_config, replace_energy_fields
 from hepgan.sim.profiles import (
     annulus_fractions,
     radial_parameters,
     rectangle_fractions,
     sample_longitudinal,
+    spot_count,
 )
+from hepgan.sim.hadronic import simulate_hadron_block
+from hepgan.sim.truth import ShowerTruth
 
 BLOCK = 1024
 MAX_BLOCK_VALUES = 2**22
@@ -48,20 +51,6 @@ def block_rows(geometry: Geometry) -> int:
     while rows > 16 and rows * geometry.n_cells > MAX_BLOCK_VALUES:
         rows //= 2
     return rows
-
-
-@dataclass
-class ShowerTruth:
-    """Per-shower quantities the detector does not measure, for physics checks."""
-
-    deposited_mev: np.ndarray  # energy deposited in cells before sampling fluctuations
-    t_max: np.ndarray
-    alpha: np.ndarray
-    start_depth_x0: np.ndarray  # conversion depth (photons) or 0
-
-    @staticmethod
-    def concat(parts: list["ShowerTruth"]) -> "ShowerTruth":
-        return ShowerTruth(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ShowerTruth)))
 
 
 def event_conditions(config: SimConfig) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -119,15 +108,15 @@ def _cell_probabilities(config: SimConfig, geometry: Geometry, slices: _Slices, 
 
 
 def _spot_count(config: SimConfig, geometry: Geometry, energy_mev: np.ndarray) -> np.ndarray:
-    coef = config.spots.n_sampling if geometry.material.is_sampling else config.spots.n_homogeneous
-    n = coef[0] * math.log(geometry.material.z_eff) * (energy_mev / 1000.0) ** coef[1]
-    return np.maximum(np.rint(n), 1).astype(np.int64)
+    return spot_count(config.spots, geometry.material, energy_mev)
 
 
 def simulate_block(
     config: SimConfig, energy_mev: np.ndarray, conditions: dict[str, np.ndarray], rng: np.random.Generator
 ) -> tuple[np.ndarray, ShowerTruth]:
     """Showers (N, n_cells) in MeV (float32) for the given energies and impact conditions."""
+    if config.particle in HADRONS:
+        return simulate_hadron_block(config, energy_mev, conditions, rng)
     geometry = get_geometry(config.geometry)
     slices = _Slices(geometry, config.slice_x0)
     n = energy_mev.shape[0]
