@@ -147,3 +147,15 @@ def test_hadronic_parameters_stay_out_of_electromagnetic_dumps_and_pions_need_in
         load_sim_config(None, geometry="calochallenge-2", particle="pion+")
     with pytest.raises(ConfigError, match="compartment kind"):
         load_sim_config(None, geometry="calochallenge-1-pions", particle="pion+", hadronic={"e_over_h": {"em": 1.7}})
+
+
+@pytest.mark.parametrize("energy", [0.256, 1.024, 65.536])
+def test_no_cell_holds_a_sliver_of_energy(energy):
+    """A track's deposit goes into the cell it crosses and sampling fluctuations are drawn per
+    calorimeter with at most 100 % spread: no cell of a pion shower holds a keV-scale sliver
+    (drawn per cell, half of all cells held less than 1 keV and some 1e-40 MeV)."""
+    data, _ = _pions(energy, n=2000, seed=4)
+    cells = data.showers[data.showers > 0]
+    assert np.quantile(cells, 0.001) > 1e-3
+    deposited = data.showers.sum(axis=1) / (energy * 1000.0)
+    assert np.std(np.log(deposited[deposited > 0])) < 2.0

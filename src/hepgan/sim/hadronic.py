@@ -8,8 +8,8 @@ and spread laterally with the GFLASH electromagnetic radial profile (X0 part) or
 scaled by lambda_I (lambda_I part), integrated over cells in closed form. A fixed number of equal
 spots is drawn over the cells by one multinomial, as for electromagnetic showers. Each deposit is
 a fraction f_em (drawn per shower) electromagnetic and 1 - f_em hadronic; the cell's visible
-energy is the electromagnetic part plus the hadronic part times h/e of its calorimeter, each with
-Gamma-distributed sampling fluctuations. Energy deposited in dead material (in front, in the
+energy is the electromagnetic part plus the hadronic part times h/e of its calorimeter, each
+scaled by one Gamma-distributed sampling fluctuation per shower and calorimeter. Energy deposited in dead material (in front, in the
 cryostat) or behind the last layer is lost.
 """
 
@@ -86,10 +86,33 @@ def _beta(rng: np.random.Generator, mean: np.ndarray, sigma: float) -> np.ndarra
     return rng.beta(m * k, (1.0 - m) * k)
 
 
-def _fluctuate(rng: np.random.Generator, energy: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Gamma-distributed visible energy with mean ``energy`` and variance theta * energy per cell."""
-    safe = np.where(theta > 0, theta, 1.0)
-    return np.where(theta > 0, rng.gamma(energy / safe, safe), energy)
+def _fluctuate(rng: np.random.Generator, cells: np.ndarray, theta: float) -> np.ndarray:
+    """The cells (N, n) of one calorimeter scaled by one Gamma-distributed factor per shower, so
+    that their sum has variance theta * sum. The fluctuation is drawn for the calorimeter as a
+    whole, not cell by cell: the invisible nuclear-binding energy and the number of tracks crossing
+    the active layers are properties of the shower; drawn per cell, a Gamma of a small deposit
+    (shape deposit / theta << 1) put half of all cells below 1 keV and some at 1e-40 MeV. For the
+    same reason the relative fluctuation stops at 100 % (shape at least 1) for a sum below theta,
+    where a / sqrt(E), measured from 10 GeV up, no longer holds."""
+    if theta <= 0:
+        return cells
+    total = cells.sum(axis=1)
+    shape = np.maximum(total / theta, 1.0)
+    drawn = rng.gamma(shape, np.maximum(total, 1e-300) / shape)
+    return cells * np.where(total > 0, drawn / np.maximum(total, 1e-300), 0.0)[:, None]
+
+
+def _one_cell(rng: np.random.Generator, profile: np.ndarray) -> np.ndarray:
+    """A layer's track deposit (N, n_cells), spread by its narrow radial profile, put whole into
+    one cell drawn from that profile: a track crosses one cell, and the profile's far tail would
+    otherwise leave a sliver (1e-5 of the deposit and less) in every cell of the layer."""
+    total = profile.sum(axis=1)
+    cumulative = np.cumsum(profile, axis=1)
+    draw = rng.random(len(profile)) * total
+    cell = np.minimum((cumulative < draw[:, None]).sum(axis=1), profile.shape[1] - 1)
+    out = np.zeros_like(profile)
+    out[np.arange(len(profile)), cell] = total
+    return out
 
 
 def simulate_hadron_block(
@@ -149,7 +172,8 @@ def simulate_hadron_block(
         r_had = np.full((n, len(idx)), p.lateral_radius_lambda * material.lambda_mm)
         cells += _spread(layer, geometry, conditions, n, w_l[:, idx], r_had)
         probs.append(cells)
-        track = _spread(layer, geometry, conditions, n, mip_slice[:, idx], np.full((n, len(idx)), MIP_RADIUS_MM))
+        profile = _spread(layer, geometry, conditions, n, mip_slice[:, idx], np.full((n, len(idx)), MIP_RADIUS_MM))
+        track = _one_cell(rng, profile)
         tracks.append(track)
         seen_track.append(track / material.e_over_mip)  # a track is seen at 1/e_hat of the electron scale
     probs = np.concatenate(probs, axis=1)
@@ -166,14 +190,18 @@ def simulate_hadron_block(
         deposited = probs * e_shower[:, None]
 
     # visible energy: e/h and sampling fluctuations of each calorimeter
-    kinds = [layout.compartments[c].kind for c in layout.layer_compartment]
-    cell_kind = np.array([k == "em" for k in kinds])[geometry.cell_layer]
-    h_over_e = np.where(cell_kind, 1.0 / p.e_over_h["em"], 1.0 / p.e_over_h["hadronic"])
-    theta_em = 1000.0 * np.where(cell_kind, config.sampling_term, p.stochastic_terms["hadronic"]) ** 2
-    theta_h = 1000.0 * np.where(cell_kind, p.stochastic_terms["em"], p.stochastic_terms["hadronic"]) ** 2
+    cell_compartment = np.asarray(layout.layer_compartment)[geometry.cell_layer]
     em = deposited * f_em[:, None]
-    had = (deposited - em) * h_over_e
-    visible = _fluctuate(rng, em, theta_em) + _fluctuate(rng, had, theta_h) + mip_visible
+    visible = mip_visible.copy()
+    for c, compartment in enumerate(layout.compartments):
+        at = cell_compartment == c
+        if not at.any():
+            continue
+        in_em = compartment.kind == "em"
+        theta_em = 1000.0 * (config.sampling_term if in_em else p.stochastic_terms["hadronic"]) ** 2
+        theta_h = 1000.0 * p.stochastic_terms[compartment.kind] ** 2
+        had = (deposited[:, at] - em[:, at]) / p.e_over_h[compartment.kind]
+        visible[:, at] += _fluctuate(rng, em[:, at], theta_em) + _fluctuate(rng, had, theta_h)
     if config.constant_term > 0:
         visible *= np.maximum(1.0 + config.constant_term * rng.standard_normal(n), 0.0)[:, None]
     noise = np.asarray(config.noise_mev, float)
