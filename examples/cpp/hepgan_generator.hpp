@@ -1507,6 +1507,37 @@ inline float numpy_sum(const float* a, std::size_t n) {
     return numpy_sum(a, half) + numpy_sum(a + half, n - half);
 }
 
+// The inverse of the standard normal CDF: Acklam's rational approximation (relative error
+// ~1e-9), then two Halley steps on erfc, which bring it to double precision.
+inline double normal_quantile(double p) {
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                               1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                               6.680131188771972e+01, -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                               -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
+    const double low = 0.02425;
+    double x;
+    if (p < low || p > 1.0 - low) {
+        const double q = std::sqrt(-2.0 * std::log(p < low ? p : 1.0 - p));
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+        if (p > 1.0 - low) x = -x;
+    } else {
+        const double q = p - 0.5, r = q * q;
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+    }
+    for (int step = 0; step < 2; ++step) {
+        const double e = 0.5 * std::erfc(-x / std::sqrt(2.0)) - p;
+        const double u = e * std::sqrt(2.0 * 3.14159265358979323846) * std::exp(0.5 * x * x);
+        x -= u / (1.0 + 0.5 * x * u);
+    }
+    return x;
+}
+
 // The layered family's head (hepgan.export.layered_head): the energy network's output v (the
 // deposited energy and its split over the layers), the caller's latent vector and the
 // conditions -> the cells as fractions of the incident energy, layer after layer.
@@ -1517,6 +1548,9 @@ class LayeredShower : public Stage {
     std::vector<float> energy_map_, knots_, step_, mean0_, mean_rise_, log_var0_, log_var_rise_;
     std::vector<float> threshold_, layer_log_share_, cell_log_share_, embedding_;
     float log_scale0_ = 0, log_scale1_ = 1, min_std_ = 0;
+    float empty0_ = 0;  // the chance of a shower without energy: first knot value and rises
+    std::vector<float> empty_rise_;
+    bool has_empty_ = false;
     std::vector<Layer> net_;
 
     // values (features, knots) -> its first column and the rises between knots, (features, knots - 1).
@@ -1573,6 +1607,12 @@ public:
         split(matrix(d, r, "energy_mean", n_layers_ + 1, knots_.size()), mean0_, mean_rise_);
         split(matrix(d, r, "energy_log_var", n_layers_ + 1, knots_.size()), log_var0_, log_var_rise_);
         min_std_ = static_cast<float>(r.number(r.get(d, "min_energy_std"), "min_energy_std"));
+        if (d.find("empty_fraction")) {  // absent from files written before empty showers were modelled
+            const std::vector<float> empty = matrix(d, r, "empty_fraction", 1, knots_.size());
+            empty0_ = empty[0];
+            for (std::size_t k = 0; k < n_steps_; ++k) empty_rise_.push_back(empty[k + 1] - empty[k]);
+            has_empty_ = *std::max_element(empty.begin(), empty.end()) > 0.0f;
+        }
         threshold_ = vector(d, r, "threshold", n_layers_);
         layer_log_share_ = vector(d, r, "layer_log_share", n_layers_);
         cell_log_share_ = matrix(d, r, "cell_log_share", n_layers_, width_);
@@ -1624,7 +1664,17 @@ public:
         }
 
         // the deposited energy, its split over the layers, and the context the shapes see
-        const float total = std::exp(mean[n_layers] + deviation[n_layers] * (z[0] + v[0]));
+        float noise = z[0], holds = 1.0f;
+        if (has_empty_) {  // the lowest p quantile of the noise leaves no energy; the rest is mapped
+            float p = 0.0f;  // back onto a whole Gaussian
+            for (std::size_t k = 0; k < n_steps_; ++k) p += weight[k] * empty_rise_[k];
+            const double chance = static_cast<double>(empty0_ + p);
+            const double upper = 0.5 * std::erfc(static_cast<double>(z[0]) / std::sqrt(2.0));
+            holds = upper <= 1.0 - chance ? 1.0f : 0.0f;
+            const double ratio = std::min(std::max(upper / (1.0 - chance), 1e-300), 1.0 - 1e-16);
+            noise = static_cast<float>(-normal_quantile(ratio));
+        }
+        const float total = std::exp(mean[n_layers] + deviation[n_layers] * (noise + v[0])) * holds;
         float top = -std::numeric_limits<float>::infinity();
         for (std::size_t l = 0; l < n_layers; ++l) {
             share[l] = layer_log_share_[l] + v[1 + l];

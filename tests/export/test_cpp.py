@@ -103,15 +103,18 @@ def test_a_conditional_shower_generator_with_a_convolution_matches_torch(generat
     assert showers.shape == (6, 266) and (showers >= 0).all()
 
 
-@pytest.mark.parametrize(("geometry", "n_cells"), [("calochallenge-1-photons", 368), ("calochallenge-2", 6480)])
-def test_a_layered_generator_matches_torch(generate_cpp, tmp_path, geometry, n_cells):
-    gen = layered_generator(geometry)
+@pytest.mark.parametrize(("geometry", "n_cells", "empty"), [("calochallenge-1-photons", 368, False),
+                                                             ("calochallenge-2", 6480, False),
+                                                             ("calochallenge-1-pions", 533, True)])
+def test_a_layered_generator_matches_torch(generate_cpp, tmp_path, geometry, n_cells, empty):
+    gen = layered_generator(geometry, empty)
     z = np.random.default_rng(5).standard_normal((20, gen.latent_dim)).astype(np.float32)
     energies = np.geomspace(1e3, 1e6, 20)
     showers = _check_against_torch(generate_cpp, gen, tmp_path, z, {"energy": energies})
     assert showers.shape == (20, n_cells) and (showers >= 0).all()
     expected = reference_forward(gen, z, {"energy": energies})
     np.testing.assert_allclose(showers.sum(axis=1), expected.sum(axis=1), rtol=1e-5)
+    assert (expected.sum(axis=1) == 0).any() == empty
 
 
 @pytest.mark.parametrize("calo", [QUICKSTART, {**QUICKSTART, "calibrate_layers": True}, {"cell_noise": 0.2}],

@@ -16,11 +16,14 @@ from tests.helpers import shower_config
 from tests.models.layered._helpers import SMALL, fitted
 
 
-def layered_generator(geometry: str) -> TrainedGenerator:
-    """A fitted layered_wgan generator with random (not freshly initialised) weights."""
+def layered_generator(geometry: str, empty: bool = False) -> TrainedGenerator:
+    """A fitted layered_wgan generator with random (not freshly initialised) weights; with
+    ``empty``, showers without energy from 60 % at the lowest energies to none at the highest."""
     from hepgan.data.conditions import ConditionEncoder
 
     model, x, cond, energies = fitted(geometry)
+    if empty:
+        model.scales.empty_fraction.copy_(torch.linspace(0.6, 0.0, model.scales.empty_fraction.shape[1])[None])
     torch.manual_seed(1)
     with torch.no_grad():
         for p in model.generator.parameters():
@@ -38,9 +41,10 @@ def layered_generator(geometry: str) -> TrainedGenerator:
                             config, 0)
 
 
-@pytest.mark.parametrize("geometry", ["calochallenge-1-photons", "calochallenge-2"])
-def test_a_layered_generator_exports_and_the_numpy_runtime_reproduces_torch(geometry):
-    gen = layered_generator(geometry)
+@pytest.mark.parametrize(("geometry", "empty"), [("calochallenge-1-photons", False), ("calochallenge-2", False),
+                                                ("calochallenge-1-pions", True)])
+def test_a_layered_generator_exports_and_the_numpy_runtime_reproduces_torch(geometry, empty):
+    gen = layered_generator(geometry, empty)
     result = export_lwtnn(gen)
     assert result.verification["relative"] <= 1e-5
     post = result.spec["hepgan_postprocess"]
@@ -56,6 +60,7 @@ def test_a_layered_generator_exports_and_the_numpy_runtime_reproduces_torch(geom
     assert actual.shape == expected.shape and (actual >= 0).all()
     assert np.abs(actual - expected).max() <= 1e-5 * np.abs(expected).max()
     np.testing.assert_allclose(actual.sum(axis=1), expected.sum(axis=1), rtol=1e-5)
+    assert (expected.sum(axis=1) == 0).any() == empty  # showers without energy where asked for
 
 
 def test_a_damaged_layered_stage_is_refused():

@@ -125,3 +125,10 @@ def test_the_layered_family_exports_to_onnx():
     z = np.random.default_rng(3).standard_normal((9, gen.latent_dim)).astype(np.float32)
     conditions = {"energy": np.geomspace(300.0, 4e6, 9)}
     _close(run_onnx(onnx_runtime(result.data), result.info, z, conditions), reference_forward(gen, z, conditions))
+
+
+def test_a_layered_generator_with_showers_without_energy_is_sent_to_the_lwtnn_format():
+    from tests.export.test_layered_head import layered_generator
+
+    with pytest.raises(ConfigError, match="showers without energy.*export with --format lwtnn"):
+        export_onnx(layered_generator("calochallenge-1-pions", empty=True))

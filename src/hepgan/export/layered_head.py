@@ -10,8 +10,11 @@ values, then ``shape_latent`` per layer), ``c`` the encoded conditions:
    ``u = (ln E - log_energy_scale[0]) / log_energy_scale[1]``;
 2. each energy feature's mean and ln-variance interpolated linearly in ``u`` between the
    ``energy_knots`` (flat outside them), the width ``max(exp(ln-variance / 2), min_energy_std)``;
-3. the deposited fraction ``exp(mean[L] + width[L] (z[0] + v[0]))``, split over the layers by
-   ``softmax(layer_log_share + v[1:])``;
+3. the deposited fraction ``exp(mean[L] + width[L] (z' + v[0]))``, split over the layers by
+   ``softmax(layer_log_share + v[1:])``; ``z' = z[0]`` unless the optional ``empty_fraction``
+   (one row of knot values, interpolated like the means) gives a chance p > 0 of a shower
+   without energy: then, in double precision, q = 1 - Phi(z[0]), the shower is empty (all cells
+   0) where q > 1 - p, and otherwise ``z' = -Phi^-1(q / (1 - p))``;
 4. the context, (L + 1) standardised energy features: ``ln(1 + E_l E / threshold_l)`` and
    ``ln(deposited fraction)``, minus the mean, over the width;
 5. per layer l, the ``shape_network`` (lwtnn-format dense layers) on [z_shower, z_l, c,
@@ -29,6 +32,7 @@ Everything runs in float32, as torch does.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 from hepgan.errors import DataError
 
@@ -47,7 +51,7 @@ def layered_stage(generator, array, dense_layers) -> dict:
             "energy_log_var": array(s.energy_log_var), "min_energy_std": MIN_ENERGY_STD,
             "threshold": array(s.threshold), "layer_log_share": array(s.layer_log_share),
             "cell_log_share": array(s.cell_log_share), "embedding": array(generator.embedding),
-            "shape_network": dense_layers(generator.shape_net)}
+            "empty_fraction": array(s.empty_fraction), "shape_network": dense_layers(generator.shape_net)}
 
 
 class LayeredShower:
@@ -70,6 +74,13 @@ class LayeredShower:
             raise DataError(source, "head stage layered_shower: its constants must be numbers") from None
         self.__dict__.update(f32)
         n_layers = len(self.sizes)
+        try:  # files written before showers without energy were modelled have none
+            self.empty_fraction = np.asarray(d.get("empty_fraction", np.zeros((1, len(self.energy_knots)))), np.float32)
+        except (TypeError, ValueError):
+            raise DataError(source, "head stage layered_shower: its constants must be numbers") from None
+        if self.empty_fraction.shape != (1, len(self.energy_knots)):
+            raise DataError(source, f"head stage layered_shower: empty_fraction has shape {self.empty_fraction.shape}, "
+                                    f"expected {(1, len(self.energy_knots))}")
         expected = {"threshold": (n_layers,), "layer_log_share": (n_layers,),
                     "cell_log_share": (n_layers, self.width), "energy_mean": (n_layers + 1, len(self.energy_knots)),
                     "energy_log_var": (n_layers + 1, len(self.energy_knots))}
@@ -92,7 +103,15 @@ class LayeredShower:
         std = np.maximum(np.exp(np.float32(0.5) * self._interpolate(u, self.energy_log_var)), self.min_std)
         z_shower = z[:, : self.shower_latent]
         z_layers = z[:, self.shower_latent :].reshape(n, n_layers, self.shape_latent)
-        total = np.exp(mean[:, -1:] + std[:, -1:] * (z_shower[:, :1] + v[:, :1]))
+        noise, holds = z_shower[:, :1], None
+        if self.empty_fraction.max() > 0:
+            p = self._interpolate(u, self.empty_fraction).astype(np.float64)
+            upper = ndtr(-noise.astype(np.float64))
+            holds = (upper <= 1.0 - p).astype(np.float32)
+            noise = (-ndtri(np.clip(upper / (1.0 - p), 1e-300, 1.0 - 1e-16))).astype(np.float32)
+        total = np.exp(mean[:, -1:] + std[:, -1:] * (noise + v[:, :1]))
+        if holds is not None:
+            total = total * holds
         logits = self.layer_log_share + v[:, 1:]
         share = np.exp(logits - logits.max(axis=1, keepdims=True))
         layer_energy = total * share / share.sum(axis=1, keepdims=True)

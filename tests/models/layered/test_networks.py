@@ -1,12 +1,14 @@
-"""The layered family's generator and critic networks: energies first, then each layer's shares, and
-the threshold that empties cells below a layer's smallest typical deposit."""
+"""The layered family's generator and critic networks: energies first, then each layer's shares, the
+threshold that empties cells below a layer's smallest typical deposit, and showers without energy."""
 
 import numpy as np
 import pytest
 import torch
 
 from hepgan.geometry import get_geometry
-from hepgan.models.layered.networks import keep_above_threshold
+from scipy import stats
+
+from hepgan.models.layered.networks import keep_above_threshold, split_empty
 from tests.models.layered._helpers import SMALL, fitted as _fitted
 
 
@@ -78,3 +80,34 @@ def test_a_layers_own_noise_moves_only_that_layers_cells_and_never_the_energies(
         if i != layer:
             torch.testing.assert_close(a[:, cells], b[:, cells], rtol=0, atol=0)
     assert not torch.allclose(a[:, g.layer_slices[layer]], b[:, g.layer_slices[layer]])
+
+
+def test_split_empty_draws_empty_showers_at_their_rate_and_leaves_the_others_a_whole_gaussian():
+    torch.manual_seed(0)
+    z = torch.randn(200_000, 1)
+    p = torch.where(torch.arange(200_000)[:, None] < 100_000, 0.3, 0.0)
+    noise, holds = split_empty(z, p)
+    assert holds[:100_000].mean().item() == pytest.approx(0.7, abs=0.005)
+    assert bool((holds[100_000:] == 1).all())
+    torch.testing.assert_close(noise[100_000:], z[100_000:], rtol=0, atol=1e-5)  # nothing empty: unchanged
+    kept = noise[:100_000][holds[:100_000] == 1].numpy()
+    assert stats.kstest(kept, "norm").pvalue > 0.01
+    assert bool(torch.isfinite(noise).all())
+    # the largest noise values keep their order and size (float64 tails)
+    assert noise[z.argmax()].item() == pytest.approx(z.max().item() + 0.1, abs=0.15)
+
+
+def test_showers_without_energy_are_generated_at_the_datas_rate_and_the_critic_sees_them_as_zeros():
+    model, x, cond, energies = _fitted("calochallenge-1-photons", n=400)
+    empty = torch.arange(len(x)) % 4 == 0  # a quarter of the training showers leave nothing
+    x = x * ~empty[:, None]
+    model.fit_data(x, cond, energies)
+    p = model.scales.empty_probability(torch.from_numpy(energies).float())
+    assert p.mean().item() == pytest.approx(0.25, abs=0.02) and float(p.min()) >= 0
+    torch.manual_seed(0)
+    with torch.no_grad():
+        fake = model.generate(model.sample_latent(4000), cond.repeat(10, 1))
+        view = model.clean_view(torch.cat([x, fake]), torch.cat([cond, cond.repeat(10, 1)]))
+    assert (fake.sum(1) == 0).float().mean().item() == pytest.approx(0.25, abs=0.03)
+    assert bool(torch.isfinite(view).all())
+    assert bool((view[: len(x)][empty] == 0).all()) and bool((view[: len(x)][~empty] != 0).any(dim=1).all())

@@ -1,5 +1,6 @@
 """What the layered family fits before training: the incident energy read back from the conditions,
-the layers' thresholds, and energies standardised at the incident energy."""
+the layers' thresholds, energies standardised at the incident energy, and the share of showers
+without energy."""
 
 import numpy as np
 import pytest
@@ -67,19 +68,23 @@ def test_needs_the_energy_among_the_conditions():
         model.fit_data(x, torch.from_numpy(eta), data.incident_energies[:, 0])
 
 
-def test_fit_refuses_training_showers_that_hold_no_energy():
-    energies = np.array([1000.0, 2000.0, 4000.0, 8000.0])
+def test_showers_without_energy_are_counted_per_energy_and_left_out_of_every_other_constant():
+    energies = np.repeat([1000.0, 2000.0, 4000.0, 8000.0], 4)
     log_e = np.log(energies)
     cond = ((log_e - log_e.mean()) / log_e.std())[:, None]
-    rows = np.full((4, 2, 3), 0.1)
-    rows[2] = 0.0
+    rows = np.random.default_rng(1).uniform(0.05, 0.15, (16, 2, 3))
+    empty = np.zeros(16, bool)
+    empty[[0, 1, 4]] = True  # half the 1 GeV showers, a quarter of the 2 GeV ones
+    rows[empty] = 0.0
     scales = ShowerScales(n_layers=2, width=3, cond_dim=1)
-    with pytest.raises(ConfigError, match="1 training showers hold no energy"):
-        scales.fit(rows, cond, energies, np.ones((2, 3), bool))
-    rows[2] = 0.1
     scales.fit(rows, cond, energies, np.ones((2, 3), bool))
-    torch.testing.assert_close(scales.incident_energy(torch.from_numpy(cond).float()),
-                               torch.from_numpy(energies).float(), rtol=1e-5, atol=0)
+    at = torch.tensor([1000.0, 2000.0, 4000.0, 8000.0])
+    torch.testing.assert_close(scales.empty_probability(at).squeeze(1), torch.tensor([0.5, 0.25, 0.0, 0.0]))
+    full = ShowerScales(n_layers=2, width=3, cond_dim=1)
+    full.fit(rows[~empty], cond[~empty], energies[~empty], np.ones((2, 3), bool))
+    torch.testing.assert_close(scales.energy_mean, full.energy_mean)
+    with pytest.raises(ConfigError, match="no training shower holds any energy"):
+        scales.fit(rows * 0, cond, energies, np.ones((2, 3), bool))
 
 
 def test_a_checkpoint_of_the_cubic_standardisation_is_refused_with_a_clear_message():
@@ -89,3 +94,11 @@ def test_a_checkpoint_of_the_cubic_standardisation_is_refused_with_a_clear_messa
     state["energy_log_var"] = torch.zeros(3, 4)
     with pytest.raises(ConfigError, match="cubic polynomials in ln E.*retrain the run"):
         ShowerScales(n_layers=2, width=3, cond_dim=1).load_state_dict(state)
+
+
+def test_a_checkpoint_from_before_showers_without_energy_loads_with_none():
+    scales = ShowerScales(n_layers=2, width=3, cond_dim=1)
+    scales.empty_fraction.fill_(0.5)
+    state = {k: v for k, v in ShowerScales(n_layers=2, width=3, cond_dim=1).state_dict().items() if k != "empty_fraction"}
+    scales.load_state_dict(state)
+    assert bool((scales.empty_fraction == 0).all())

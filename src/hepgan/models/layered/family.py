@@ -58,12 +58,16 @@ class LayeredWGAN(WGANGP):
         self.scales.fit(rows, cond.numpy(), np.asarray(energies_mev), self.cells.mask.numpy())
 
     def clean_view(self, x, cond):
-        """The energy features (layers + 1) followed by every layer's cell features."""
-        energy = self.scales.incident_energy(cond)
+        """The energy features (layers + 1) followed by every layer's cell features; all zero for
+        a shower without energy (real and generated ones are equally often empty, as the generator
+        draws them at the data's rate)."""
+        n, energy = x.shape[0], self.scales.incident_energy(cond)
         rows = self.cells.split(x)
-        energies = self.scales.energy_features(rows.sum(dim=2), energy)
+        layer_energy = rows.sum(dim=2)
+        energies = self.scales.energy_features(layer_energy, energy)
         cells = self.scales.cell_features(rows, energy, self.cells.mask)
-        return torch.cat([energies, cells.reshape(x.shape[0], -1)], dim=1)
+        view = torch.cat([energies, cells.reshape(n, -1)], dim=1)
+        return view * (layer_energy.sum(dim=1, keepdim=True) > 0)
 
 
 __all__ = ["LayeredWGAN"]

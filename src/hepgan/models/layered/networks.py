@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hepgan.errors import ConfigError
 from hepgan.models.layered.cells import LayerCells
 from hepgan.models.layered.scales import ShowerScales
 
@@ -62,9 +63,18 @@ class LayeredGenerator(nn.Module):
         energy = s.incident_energy(cond)
         out = self.energy_net(torch.cat([z_shower, cond], dim=1))
         mean, std = s.energy_moments(energy)
+        noise, holds = z_shower[:, :1], None
+        if bool(s.empty_fraction.max() > 0):
+            if torch.jit.is_tracing():
+                raise ConfigError("this generator draws showers without energy, which needs the inverse of the "
+                                  "normal distribution; ONNX has none: export with --format lwtnn (hepgan's NumPy "
+                                  "runtime and the C++ header in examples/cpp run it)")
+            noise, holds = split_empty(noise, s.empty_probability(energy))
         # standardised ln(E_dep / E): a noise component plus the network's correction, so the
         # deposited energy starts with the data's spread at every incident energy
-        total = torch.exp(mean[:, -1:] + std[:, -1:] * (z_shower[:, :1] + out[:, :1]))  # E_dep / E
+        total = torch.exp(mean[:, -1:] + std[:, -1:] * (noise + out[:, :1]))  # E_dep / E
+        if holds is not None:
+            total = total * holds
         layer_energy = total * torch.softmax(s.layer_log_share + out[:, 1:], dim=1)  # (N, layers)
         context = s.energy_features(layer_energy, energy)  # (N, layers + 1)
         per_layer = torch.cat([
@@ -80,6 +90,18 @@ class LayeredGenerator(nn.Module):
         rows = layer_energy[:, :, None] * shares
         rows = rows + (keep_above_threshold(rows, energy, s.threshold) - rows).detach()  # gradient as if all were kept
         return self.cells.join(rows)
+
+
+def split_empty(noise: torch.Tensor, p_empty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The showers whose Gaussian noise falls in its lowest ``p_empty`` quantile leave no energy;
+    the others get the noise mapped back onto a whole Gaussian (1 - Phi(z') = (1 - Phi(z)) /
+    (1 - p)), so the showers that hold energy keep the spread the data's do. Returns (z', holds)
+    with holds 1.0 or 0.0. In float64: Phi of a noise value near +6 is 1 in float32."""
+    upper = torch.special.ndtr(-noise.double())
+    p = p_empty.double()
+    holds = upper <= 1.0 - p
+    ratio = (upper / (1.0 - p)).clamp(min=1e-300, max=1.0 - 1e-16)
+    return (-torch.special.ndtri(ratio)).to(noise.dtype), holds.to(noise.dtype)
 
 
 def keep_above_threshold(rows: torch.Tensor, energy: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
@@ -121,4 +143,4 @@ class LayeredCritic(nn.Module):
         return out[:, :, :1].mean(dim=1) + shower
 
 
-__all__ = ["LayeredCritic", "LayeredGenerator", "keep_above_threshold", "mlp"]
+__all__ = ["LayeredCritic", "LayeredGenerator", "keep_above_threshold", "mlp", "split_empty"]

@@ -15,6 +15,11 @@ shower's deposited energy varies by ~1 %, a 1 GeV shower's by ~10 %: on one glob
 critic could not tell a width twice too large at high energy; standardised at the incident energy,
 it sees it in the same units at every energy.
 
+Some showers leave no energy at all (a low-energy pion that interacts in the dead material in
+front of the calorimeter): their share at each incident energy is measured like the energy
+moments (``empty_fraction``) and drawn as such; every other constant is fitted on the showers
+that hold energy.
+
 The incident energy is read back from the condition vector by an affine map fitted on the
 training rows (the condition encoder stores standardised ln E), so the family needs no knowledge
 of the encoder.
@@ -47,6 +52,7 @@ class ShowerScales(nn.Module):
         self.register_buffer("energy_knots", torch.zeros(ENERGY_GROUPS))
         self.register_buffer("energy_mean", torch.zeros(n_layers + 1, ENERGY_GROUPS))
         self.register_buffer("energy_log_var", torch.zeros(n_layers + 1, ENERGY_GROUPS))
+        self.register_buffer("empty_fraction", torch.zeros(1, ENERGY_GROUPS))  # showers without energy
         self.register_buffer("cell_mean", torch.zeros(n_layers, width))
         self.register_buffer("cell_std", torch.ones(n_layers, 1))  # one width per layer
         self.register_buffer("layer_log_share", torch.zeros(n_layers))  # ln of the mean share of each layer
@@ -58,6 +64,9 @@ class ShowerScales(nn.Module):
             # sampling the old cubics at the knots moves the high-energy means by up to 5 widths
             raise ConfigError("this layered_wgan checkpoint standardises the energies with cubic polynomials in "
                               "ln E, which this hepgan replaced by per-energy moments; retrain the run")
+        if prefix + "energy_knots" in state_dict and prefix + "empty_fraction" not in state_dict:
+            # a run from before showers without energy were modelled: its training data had none
+            state_dict[prefix + "empty_fraction"] = torch.zeros_like(self.empty_fraction)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def incident_energy(self, cond: torch.Tensor) -> torch.Tensor:
@@ -69,6 +78,11 @@ class ShowerScales(nn.Module):
         u = (torch.log(energy) - self.log_energy_scale[0]) / self.log_energy_scale[1]
         mean, log_var = self._interpolate(u, self.energy_mean), self._interpolate(u, self.energy_log_var)
         return mean, torch.exp(0.5 * log_var).clamp_min(MIN_ENERGY_STD)
+
+    def empty_probability(self, energy: torch.Tensor) -> torch.Tensor:
+        """(N, 1) chance that a shower of this incident energy (MeV) leaves no energy."""
+        u = (torch.log(energy) - self.log_energy_scale[0]) / self.log_energy_scale[1]
+        return self._interpolate(u, self.empty_fraction)
 
     def _interpolate(self, u: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """(N, F) piecewise-linear interpolation of ``values`` (F, knots) at ``u``, flat outside the
@@ -109,10 +123,13 @@ class ShowerScales(nn.Module):
             hit = cells[:, layer][cells[:, layer] > 0]
             quantiles.append(float(np.quantile(hit, THRESHOLD_QUANTILE)) if hit.size else 1.0)
         self.threshold.copy_(torch.tensor(quantiles))
+        holds = rows.sum(axis=(1, 2)) > 0
+        if not holds.any():
+            raise ConfigError("no training shower holds any energy")
+        all_u = np.log(energies)
+        rows, cond, energies, cells = rows[holds], cond[holds], energies[holds], cells[holds]
         layer_energy = rows.sum(axis=2)
         total = layer_energy.sum(axis=1)
-        if (total <= 0).any():
-            raise ConfigError(f"{int((total <= 0).sum())} training showers hold no energy; remove them from the data")
         t = torch.from_numpy
         thresholds = self.threshold.double().numpy()  # as stored, so the fit sees the generator's values
         features = np.concatenate([np.log1p(layer_energy * energies[:, None] / thresholds),
@@ -137,6 +154,11 @@ class ShowerScales(nn.Module):
         residual = features - self._interpolate(t(u).float(), self.energy_mean).double().numpy()
         log_var = np.stack([np.log(residual[g].var(0) + MIN_ENERGY_STD**2) for g in groups], axis=1)
         self.energy_log_var.copy_(t(np.concatenate([log_var, np.repeat(log_var[:, -1:], pad, axis=1)], axis=1)))
+        # every shower, empty or not, counts in the group whose knot is nearest
+        all_u = (all_u - scale[0]) / scale[1]
+        group = np.searchsorted(0.5 * (knots[1:] + knots[:-1]), all_u)
+        empty = np.bincount(group, weights=~holds, minlength=len(knots)) / np.bincount(group, minlength=len(knots))
+        self.empty_fraction.copy_(t(np.concatenate([empty, np.full(pad, empty[-1])])[None]))
         counted = np.log1p(cells / thresholds[None, :, None])
         mean = counted.mean(0) * mask
         self.cell_mean.copy_(t(mean))
