@@ -107,10 +107,6 @@ def _cell_probabilities(config: SimConfig, geometry: Geometry, slices: _Slices, 
     return np.concatenate(probs, axis=1)
 
 
-def _spot_count(config: SimConfig, geometry: Geometry, energy_mev: np.ndarray) -> np.ndarray:
-    return spot_count(config.spots, geometry.material, energy_mev)
-
-
 def simulate_block(
     config: SimConfig, energy_mev: np.ndarray, conditions: dict[str, np.ndarray], rng: np.random.Generator
 ) -> tuple[np.ndarray, ShowerTruth]:
@@ -130,7 +126,7 @@ def simulate_block(
         lost = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, None)
         pvals = np.concatenate([probs, lost], axis=1)
         pvals /= pvals.sum(axis=1, keepdims=True)
-        n_spots = _spot_count(config, geometry, energy_mev)
+        n_spots = spot_count(config.spots, geometry.material, energy_mev)
         counts = rng.multinomial(n_spots, pvals)[:, :-1]
         deposited = counts * (energy_mev / n_spots)[:, None]
     else:

@@ -14,8 +14,7 @@ import numpy as np
 
 from hepgan.geometry import GridLayer, PolarLayer, get_geometry
 from hepgan.sim.config import SimConfig
-from hepgan.sim.profiles import radial_parameters, sample_longitudinal
-from hepgan.sim.simulate import _spot_count
+from hepgan.sim.profiles import radial_parameters, sample_longitudinal, spot_count
 
 
 def simulate_spots_block(
@@ -31,7 +30,7 @@ def simulate_spots_block(
     for j, layer in enumerate(geometry.layers):
         if isinstance(layer, GridLayer):
             x_edges[j], y_edges[j] = geometry.lateral_edges_mm(layer, conditions, n)
-    n_spots = _spot_count(config, geometry, energy_mev)
+    n_spots = spot_count(config.spots, geometry.material, energy_mev)
     out = np.zeros((n, geometry.n_cells))
     for i in range(n):
         k = int(n_spots[i])
