@@ -25,6 +25,7 @@ from hepgan.geometry import Geometry, GridLayer, PolarLayer, get_geometry
 from hepgan.geometry.hadronic import HadronicLayout
 from hepgan.sim.config import SimConfig
 from hepgan.sim.profiles import annulus_fractions, radial_parameters, rectangle_fractions, spot_count
+from hepgan.sim.readout import read_out
 from hepgan.sim.truth import ShowerTruth
 
 MIP_RADIUS_MM = 0.5  # a track deposits on the axis: a profile far narrower than any cell
@@ -202,14 +203,7 @@ def simulate_hadron_block(
         theta_h = 1000.0 * p.stochastic_terms[compartment.kind] ** 2
         had = (deposited[:, at] - em[:, at]) / p.e_over_h[compartment.kind]
         visible[:, at] += _fluctuate(rng, em[:, at], theta_em) + _fluctuate(rng, had, theta_h)
-    if config.constant_term > 0:
-        visible *= np.maximum(1.0 + config.constant_term * rng.standard_normal(n), 0.0)[:, None]
-    noise = np.asarray(config.noise_mev, float)
-    if np.any(noise > 0):
-        sigma = noise[geometry.cell_layer] if noise.ndim else np.full(geometry.n_cells, float(noise))
-        visible += rng.standard_normal(visible.shape) * sigma
-    if config.clip_negative:
-        np.maximum(visible, 0.0, out=visible)
+    visible = read_out(config, geometry, visible, rng)
     truth = ShowerTruth(
         deposited.sum(axis=1) + track_deposit.sum(axis=1), t_max, a, start_x0[:, 0] * scale[:, 0],
         em_fraction=f_em, start_depth_lambda=start_l,

@@ -39,6 +39,7 @@ from hepgan.sim.profiles import (
     spot_count,
 )
 from hepgan.sim.hadronic import simulate_hadron_block
+from hepgan.sim.readout import read_out
 from hepgan.sim.truth import ShowerTruth
 
 BLOCK = 1024
@@ -133,14 +134,7 @@ def simulate_block(
         deposited = probs * energy_mev[:, None]
     theta = 1000.0 * config.sampling_term**2  # Gamma scale in MeV: variance a^2 E
     visible = rng.gamma(deposited / theta, theta) if theta > 0 else deposited.copy()
-    if config.constant_term > 0:
-        visible *= np.maximum(1.0 + config.constant_term * rng.standard_normal(n), 0.0)[:, None]
-    noise = np.asarray(config.noise_mev, float)
-    if np.any(noise > 0):
-        sigma = noise[geometry.cell_layer] if noise.ndim else np.full(geometry.n_cells, float(noise))
-        visible += rng.standard_normal(visible.shape) * sigma
-    if config.clip_negative:
-        np.maximum(visible, 0.0, out=visible)
+    visible = read_out(config, geometry, visible, rng)
     truth = ShowerTruth(deposited.sum(axis=1), shape.t_max, shape.alpha, start)
     return visible.astype(np.float32), truth
 
