@@ -127,7 +127,8 @@ class HadronicParameters(_Strict):
       calorimeter (Budagov, Kulchitsky, Kuzmin & Vinogradov, JINR-E1-2002-13, 1999 Module-0 test beam).
       The non-electromagnetic part of a deposit is seen with weight h/e at the electron scale.
     - Stochastic terms of the visible energy of a hadron shower per compartment kind, applied as
-      Gamma fluctuations with variance a^2 E as for electrons: the EM barrel's electron term
+      one Gamma factor per shower and compartment with variance a^2 E (at most 100 % spread, below
+      the energy where a / sqrt(E) would exceed it): the EM barrel's electron term
       (``SimConfig.sampling_term``, 0.10) for the electromagnetic part in the EM compartment, and
       ``stochastic_terms`` for the rest (sampling and nuclear-binding fluctuations of the hadronic
       part; in the tile calorimeter its electromagnetic part too). The defaults (0.62 in the EM

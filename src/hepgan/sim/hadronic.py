@@ -24,8 +24,9 @@ from hepgan.errors import GeometryError
 from hepgan.geometry import Geometry, GridLayer, PolarLayer, get_geometry
 from hepgan.geometry.hadronic import HadronicLayout
 from hepgan.sim.config import SimConfig
-from hepgan.sim.profiles import annulus_fractions, radial_parameters, rectangle_fractions, spot_count
+from hepgan.sim.profiles import annulus_fractions, radial_parameters, rectangle_fractions
 from hepgan.sim.readout import read_out
+from hepgan.sim.spots import deposit
 from hepgan.sim.truth import ShowerTruth
 
 MIP_RADIUS_MM = 0.5  # a track deposits on the axis: a profile far narrower than any cell
@@ -181,14 +182,7 @@ def simulate_hadron_block(
     track_deposit = np.concatenate(tracks, axis=1)
     mip_visible = np.concatenate(seen_track, axis=1)
 
-    if config.spots.enabled:
-        lost = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, None)
-        pvals = np.concatenate([probs, lost], axis=1)
-        pvals /= pvals.sum(axis=1, keepdims=True)
-        n_spots = spot_count(config.spots, geometry.material, np.maximum(e_shower, 1.0))
-        deposited = rng.multinomial(n_spots, pvals)[:, :-1] * (e_shower / n_spots)[:, None]
-    else:
-        deposited = probs * e_shower[:, None]
+    deposited = deposit(config, geometry, probs, e_shower, rng, spot_energy_mev=np.maximum(e_shower, 1.0))
 
     # visible energy: e/h and sampling fluctuations of each calorimeter
     cell_compartment = np.asarray(layout.layer_compartment)[geometry.cell_layer]

@@ -7,13 +7,12 @@ All functions are vectorised over showers (and depth slices) and free of randomn
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from hepgan.geometry.material import Material
-from hepgan.sim.config import LongitudinalParameters, RadialParameters, SpotParameters
+from hepgan.sim.config import LongitudinalParameters, RadialParameters
 
 
 @dataclass
@@ -117,9 +116,3 @@ def annulus_fractions(r_edges: np.ndarray, radius: np.ndarray) -> np.ndarray:
     cdf = r2[None, None, :] / (r2[None, None, :] + (radius**2)[:, :, None])
     return np.diff(cdf, axis=-1)
 
-
-def spot_count(p: SpotParameters, material: Material, energy_mev: np.ndarray) -> np.ndarray:
-    """Number of equal energy spots per shower: N = n[0] ln(Z) E^n[1] (E in GeV), at least 1."""
-    coef = p.n_sampling if material.is_sampling else p.n_homogeneous
-    n = coef[0] * math.log(material.z_eff) * (np.asarray(energy_mev, float) / 1000.0) ** coef[1]
-    return np.maximum(np.rint(n), 1).astype(np.int64)

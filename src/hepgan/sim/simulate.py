@@ -36,10 +36,10 @@ from hepgan.sim.profiles import (
     radial_parameters,
     rectangle_fractions,
     sample_longitudinal,
-    spot_count,
 )
 from hepgan.sim.hadronic import simulate_hadron_block
 from hepgan.sim.readout import read_out
+from hepgan.sim.spots import deposit
 from hepgan.sim.truth import ShowerTruth
 
 BLOCK = 1024
@@ -123,15 +123,7 @@ def simulate_block(
     else:
         start = np.zeros(n)
     probs = _cell_probabilities(config, geometry, slices, energy_mev, conditions, shape, start)
-    if config.spots.enabled:
-        lost = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, None)
-        pvals = np.concatenate([probs, lost], axis=1)
-        pvals /= pvals.sum(axis=1, keepdims=True)
-        n_spots = spot_count(config.spots, geometry.material, energy_mev)
-        counts = rng.multinomial(n_spots, pvals)[:, :-1]
-        deposited = counts * (energy_mev / n_spots)[:, None]
-    else:
-        deposited = probs * energy_mev[:, None]
+    deposited = deposit(config, geometry, probs, energy_mev, rng)
     theta = 1000.0 * config.sampling_term**2  # Gamma scale in MeV: variance a^2 E
     visible = rng.gamma(deposited / theta, theta) if theta > 0 else deposited.copy()
     visible = read_out(config, geometry, visible, rng)

@@ -14,7 +14,8 @@ import numpy as np
 
 from hepgan.geometry import GridLayer, PolarLayer, get_geometry
 from hepgan.sim.config import SimConfig
-from hepgan.sim.profiles import radial_parameters, sample_longitudinal, spot_count
+from hepgan.sim.profiles import radial_parameters, sample_longitudinal
+from hepgan.sim.spots import spot_count
 
 
 def simulate_spots_block(
