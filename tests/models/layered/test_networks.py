@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hepgan.geometry import get_geometry
-from scipy import stats
+from scipy import special, stats
 
 from hepgan.models.layered.networks import keep_above_threshold, split_empty
 from tests.models.layered._helpers import SMALL, fitted as _fitted
@@ -93,8 +93,12 @@ def test_split_empty_draws_empty_showers_at_their_rate_and_leaves_the_others_a_w
     kept = noise[:100_000][holds[:100_000] == 1].numpy()
     assert stats.kstest(kept, "norm").pvalue > 0.01
     assert bool(torch.isfinite(noise).all())
-    # the largest noise values keep their order and size (float64 tails)
-    assert noise[z.argmax()].item() == pytest.approx(z.max().item() + 0.1, abs=0.15)
+    # the upper tail is mapped as the formula says, in order
+    tail = torch.tensor([[5.0], [5.8], [6.5]])
+    mapped, _ = split_empty(tail, torch.full((3, 1), 0.3))
+    expected = -special.ndtri(special.ndtr(-tail.double().numpy()) / 0.7)
+    np.testing.assert_allclose(mapped.numpy(), expected, rtol=1e-6)
+    assert bool((mapped[1:] > mapped[:-1]).all())
 
 
 def test_showers_without_energy_are_generated_at_the_datas_rate_and_the_critic_sees_them_as_zeros():

@@ -75,14 +75,17 @@ class ShowerScales(nn.Module):
 
     def energy_moments(self, energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, layers + 1) mean and width of the energy features at these incident energies (MeV)."""
-        u = (torch.log(energy) - self.log_energy_scale[0]) / self.log_energy_scale[1]
+        u = self._scaled_log_energy(energy)
         mean, log_var = self._interpolate(u, self.energy_mean), self._interpolate(u, self.energy_log_var)
         return mean, torch.exp(0.5 * log_var).clamp_min(MIN_ENERGY_STD)
 
     def empty_probability(self, energy: torch.Tensor) -> torch.Tensor:
         """(N, 1) chance that a shower of this incident energy (MeV) leaves no energy."""
-        u = (torch.log(energy) - self.log_energy_scale[0]) / self.log_energy_scale[1]
-        return self._interpolate(u, self.empty_fraction)
+        return self._interpolate(self._scaled_log_energy(energy), self.empty_fraction)
+
+    def _scaled_log_energy(self, energy: torch.Tensor) -> torch.Tensor:
+        """ln E in the units the knots are placed in."""
+        return (torch.log(energy) - self.log_energy_scale[0]) / self.log_energy_scale[1]
 
     def _interpolate(self, u: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """(N, F) piecewise-linear interpolation of ``values`` (F, knots) at ``u``, flat outside the
@@ -126,7 +129,7 @@ class ShowerScales(nn.Module):
         holds = rows.sum(axis=(1, 2)) > 0
         if not holds.any():
             raise ConfigError("no training shower holds any energy")
-        all_u = np.log(energies)
+        log_energy_all = np.log(energies)  # empty showers included
         rows, cond, energies, cells = rows[holds], cond[holds], energies[holds], cells[holds]
         layer_energy = rows.sum(axis=2)
         total = layer_energy.sum(axis=1)
@@ -155,8 +158,7 @@ class ShowerScales(nn.Module):
         log_var = np.stack([np.log(residual[g].var(0) + MIN_ENERGY_STD**2) for g in groups], axis=1)
         self.energy_log_var.copy_(t(np.concatenate([log_var, np.repeat(log_var[:, -1:], pad, axis=1)], axis=1)))
         # every shower, empty or not, counts in the group whose knot is nearest
-        all_u = (all_u - scale[0]) / scale[1]
-        group = np.searchsorted(0.5 * (knots[1:] + knots[:-1]), all_u)
+        group = np.searchsorted(0.5 * (knots[1:] + knots[:-1]), (log_energy_all - scale[0]) / scale[1])
         empty = np.bincount(group, weights=~holds, minlength=len(knots)) / np.bincount(group, minlength=len(knots))
         self.empty_fraction.copy_(t(np.concatenate([empty, np.full(pad, empty[-1])])[None]))
         counted = np.log1p(cells / thresholds[None, :, None])
