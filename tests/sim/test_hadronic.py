@@ -159,3 +159,18 @@ def test_no_cell_holds_a_sliver_of_energy(energy):
     assert np.quantile(cells, 0.001) > 1e-3
     deposited = data.showers.sum(axis=1) / (energy * 1000.0)
     assert np.std(np.log(deposited[deposited > 0])) < 2.0
+
+
+def test_track_deposits_follow_the_landau_width_of_their_active_medium():
+    """Pions that start in the tile calorimeter cross the EM layers as tracks: each layer's deposit
+    spreads with Moyal's interquartile range 2.568 xi around its mean and is skewed (median below
+    the mean, 1 - 0.483 xi); with xi = 0 it would be a spike."""
+    data, truth = _pions(65.536, n=4000, seed=3)
+    late = truth.start_depth_lambda > TILE_FRONT + 0.3
+    assert late.sum() > 300
+    xi = HadronicParameters().track_landau_xi["em"]
+    for layer in range(3):
+        deposit = data.showers[late][:, PIONS.cell_layer == layer].sum(axis=1)
+        q1, median, q3 = np.quantile(deposit, [0.25, 0.5, 0.75])
+        assert (q3 - q1) / deposit.mean() == pytest.approx(2.568 * xi, rel=0.15), layer
+        assert median / deposit.mean() == pytest.approx(1.0 - 0.483 * xi, abs=0.01), layer

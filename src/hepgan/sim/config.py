@@ -144,6 +144,11 @@ class HadronicParameters(_Strict):
       0.23 lambda_I. The electromagnetic part takes the GFLASH electromagnetic radial profile.
     - Before the shower starts the pion is a minimum-ionising track (PDG dE/dx_min of each medium),
       seen at 1 / e_hat of the electron scale; it punches through when it starts past the last layer.
+      Its deposit in each layer fluctuates as a Landau distribution (Moyal's approximation, kept at
+      the mean) of width xi = (K/2) <Z/A> x / beta^2 (PDG, Passage of particles through matter) in
+      the active medium: relative to the mean loss dE/dx_min x that is (K/2) <Z/A> / (dE/dx_min),
+      whatever the thickness, so ``track_landau_xi`` is 0.1535 x 0.4506 / 1.519 = 0.0456 for liquid
+      argon and 0.1535 x 0.5377 / 2.052 = 0.0402 for polystyrene scintillator.
     """
 
     em_fraction_e0_gev: float = Field(1.0, gt=0.0)
@@ -158,9 +163,10 @@ class HadronicParameters(_Strict):
     e_over_h: dict[str, float] = Field(default_factory=lambda: {"em": 1.74, "hadronic": 1.362})
     stochastic_terms: dict[str, float] = Field(default_factory=lambda: {"em": 0.62, "hadronic": 0.72})
     lateral_radius_lambda: float = Field(0.23, gt=0.0)
+    track_landau_xi: dict[str, float] = Field(default_factory=lambda: {"em": 0.0456, "hadronic": 0.0402})
     slice_lambda: float = Field(0.25, gt=0.0, description="depth step (lambda_I) for integrating the profiles")
 
-    @field_validator("e_over_h", "stochastic_terms")
+    @field_validator("e_over_h", "stochastic_terms", "track_landau_xi")
     @classmethod
     def _both_kinds(cls, value):
         from hepgan.geometry.hadronic import COMPARTMENT_KINDS

@@ -1,7 +1,8 @@
 """Charged-pion showers, GFLASH-style, vectorised over showers (parameters: ``HadronicParameters``).
 
-For each shower: the pion crosses the calorimeter as a minimum-ionising track until it interacts
-after an exponential path (mean one lambda_I); from there the shower's energy follows the
+For each shower: the pion crosses the calorimeter as a minimum-ionising track (its deposit in
+each layer Landau-distributed) until it interacts after an exponential path (mean one lambda_I);
+from there the shower's energy follows the
 two-component longitudinal profile (a gamma distribution in X0 for the prompt electromagnetic
 part, one in lambda_I for the rest), integrated over depth slices of every layer in closed form,
 and spread laterally with the GFLASH electromagnetic radial profile (X0 part) or a wider profile
@@ -31,6 +32,7 @@ from hepgan.sim.truth import ShowerTruth
 
 MIP_RADIUS_MM = 0.5  # a track deposits on the axis: a profile far narrower than any cell
 MAX_TAU = 5.0  # depth / T beyond which the electromagnetic radial profile stops evolving
+MOYAL_MEAN = float(np.euler_gamma + np.log(2.0))  # mean of -ln(Z^2), Z standard normal
 
 
 class _Slices:
@@ -117,6 +119,13 @@ def _one_cell(rng: np.random.Generator, profile: np.ndarray) -> np.ndarray:
     return out
 
 
+def _landau(rng: np.random.Generator, n: int, xi: float) -> np.ndarray:
+    """``n`` Landau factors of relative width ``xi`` and mean 1 for a track's deposit in a layer:
+    Moyal's approximation -ln(Z^2) of the Landau distribution, shifted to keep the mean loss."""
+    moyal = -np.log(np.maximum(rng.standard_normal(n) ** 2, 1e-300))
+    return np.maximum(1.0 + xi * (moyal - MOYAL_MEAN), 0.0)
+
+
 def simulate_hadron_block(
     config: SimConfig, energy_mev: np.ndarray, conditions: dict[str, np.ndarray], rng: np.random.Generator
 ):
@@ -166,7 +175,8 @@ def simulate_hadron_block(
     # lateral spread, layer by layer, in the medium of each layer's calorimeter
     probs, tracks, seen_track = [], [], []
     for i, (layer, idx) in enumerate(zip(geometry.layers, sl.of_layer)):
-        material = layout.compartments[layout.layer_compartment[i]].material
+        compartment = layout.compartments[layout.layer_compartment[i]]
+        material = compartment.material
         r_core, r_tail, p_core = radial_parameters(e_gev * np.maximum(share_x, 1e-3), tau[:, idx], material, config.radial)
         wx = w_x[:, idx]
         cells = _spread(layer, geometry, conditions, n, wx * p_core, r_core * material.moliere_mm)
@@ -175,7 +185,7 @@ def simulate_hadron_block(
         cells += _spread(layer, geometry, conditions, n, w_l[:, idx], r_had)
         probs.append(cells)
         profile = _spread(layer, geometry, conditions, n, mip_slice[:, idx], np.full((n, len(idx)), MIP_RADIUS_MM))
-        track = _one_cell(rng, profile)
+        track = _one_cell(rng, profile) * _landau(rng, n, p.track_landau_xi[compartment.kind])[:, None]
         tracks.append(track)
         seen_track.append(track / material.e_over_mip)  # a track is seen at 1/e_hat of the electron scale
     probs = np.concatenate(probs, axis=1)
