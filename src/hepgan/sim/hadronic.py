@@ -1,17 +1,17 @@
 """Charged-pion showers, GFLASH-style, vectorised over showers (parameters: ``HadronicParameters``).
 
-For each shower: the pion crosses the calorimeter as a minimum-ionising track (its deposit in
-each layer Landau-distributed) until it interacts after an exponential path (mean one lambda_I);
-from there the shower's energy follows the
-two-component longitudinal profile (a gamma distribution in X0 for the prompt electromagnetic
-part, one in lambda_I for the rest), integrated over depth slices of every layer in closed form,
-and spread laterally with the GFLASH electromagnetic radial profile (X0 part) or a wider profile
-scaled by lambda_I (lambda_I part), integrated over cells in closed form. A fixed number of equal
-spots is drawn over the cells by one multinomial, as for electromagnetic showers. Each deposit is
-a fraction f_em (drawn per shower) electromagnetic and 1 - f_em hadronic; the cell's visible
-energy is the electromagnetic part plus the hadronic part times h/e of its calorimeter, each
-scaled by one Gamma-distributed sampling fluctuation per shower and calorimeter. Energy deposited in dead material (in front, in the
-cryostat) or behind the last layer is lost.
+For each shower: the pion crosses the calorimeter as a minimum-ionising track (its deposit in each
+layer Landau-distributed) until it interacts after an exponential path (mean one lambda_I); from
+there the shower's energy follows the two-component longitudinal profile (a gamma distribution in
+X0 for the prompt electromagnetic part, one in lambda_I for the rest), integrated over depth slices
+of every layer in closed form, and spread laterally with the GFLASH electromagnetic radial profile
+(X0 part) or a wider profile scaled by lambda_I (lambda_I part), integrated over cells in closed
+form. A fixed number of equal spots is drawn over the cells by one multinomial, as for
+electromagnetic showers. Each deposit is a fraction f_em (drawn per shower) electromagnetic and
+1 - f_em hadronic; the cell's visible energy is the electromagnetic part plus the hadronic part times
+h/e of its calorimeter, each scaled by one Gamma-distributed sampling fluctuation per shower and
+calorimeter. Energy deposited in dead material (in front, in the cryostat) or behind the last
+layer is lost.
 """
 
 from __future__ import annotations
