@@ -192,7 +192,7 @@ def simulate_hadron_block(
     track_deposit = np.concatenate(tracks, axis=1)
     mip_visible = np.concatenate(seen_track, axis=1)
 
-    deposited = deposit(config, geometry, probs, e_shower, rng, spot_energy_mev=np.maximum(e_shower, 1.0))
+    deposited = deposit(config, geometry, probs, e_shower, rng)  # at least one spot, even for no energy
 
     # visible energy: e/h and sampling fluctuations of each calorimeter
     cell_compartment = np.asarray(layout.layer_compartment)[geometry.cell_layer]

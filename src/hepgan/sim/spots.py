@@ -21,16 +21,15 @@ def spot_count(p: SpotParameters, material: Material, energy_mev: np.ndarray) ->
 
 
 def deposit(config: SimConfig, geometry: Geometry, probs: np.ndarray, energy_mev: np.ndarray,
-            rng: np.random.Generator, spot_energy_mev: np.ndarray | None = None) -> np.ndarray:
+            rng: np.random.Generator) -> np.ndarray:
     """(N, n_cells) energy deposited per cell by showers of ``energy_mev`` whose cell
-    probabilities are ``probs``; the spots are counted at ``spot_energy_mev`` (default: the
-    shower's energy). Without spots (``config.spots.enabled`` false), the mean deposit."""
+    probabilities are ``probs``. Without spots (``config.spots.enabled`` false), the mean deposit."""
     if not config.spots.enabled:
         return probs * energy_mev[:, None]
     lost = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, None)
     pvals = np.concatenate([probs, lost], axis=1)
     pvals /= pvals.sum(axis=1, keepdims=True)
-    n_spots = spot_count(config.spots, geometry.material, energy_mev if spot_energy_mev is None else spot_energy_mev)
+    n_spots = spot_count(config.spots, geometry.material, energy_mev)
     return rng.multinomial(n_spots, pvals)[:, :-1] * (energy_mev / n_spots)[:, None]
 
 
