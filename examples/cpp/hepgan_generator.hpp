@@ -1551,6 +1551,7 @@ class LayeredShower : public Stage {
     float empty0_ = 0;  // the chance of a shower without energy: first knot value and rises
     std::vector<float> empty_rise_;
     bool has_empty_ = false;
+    bool cell_noise_ = false;  // the shape network also gives each cell's noise scale
     std::vector<Layer> net_;
 
     // values (features, knots) -> its first column and the rises between knots, (features, knots - 1).
@@ -1589,9 +1590,15 @@ public:
         shower_ = r.count(r.get(d, "shower_latent"), "shower_latent");
         shape_ = r.count(r.get(d, "shape_latent"), "shape_latent");
         if (shower_ == 0) r.fail("shower_latent must be at least 1");
-        if (shower_ + n_layers_ * shape_ != h.latent_dim)
-            r.fail(std::to_string(shower_) + " shower and " + std::to_string(n_layers_) + " x " + std::to_string(shape_) +
-                   " shape latent values do not make the model's " + std::to_string(h.latent_dim));
+        if (const json::Value* flag = d.find("cell_noise")) {  // absent from files written before it was learned
+            if (flag->type != json::Type::boolean) r.fail("cell_noise must be true or false, got " + quoted(*flag));
+            cell_noise_ = flag->flag;
+        }
+        const std::size_t cell_latent = cell_noise_ ? n_layers_ * width_ : 0;
+        if (shower_ + n_layers_ * shape_ + cell_latent != h.latent_dim)
+            r.fail(std::to_string(shower_) + " shower, " + std::to_string(n_layers_) + " x " + std::to_string(shape_) +
+                   " shape and " + std::to_string(cell_latent) + " cell latent values do not make the model's " +
+                   std::to_string(h.latent_dim));
         if (h.width != n_layers_ + 1)
             r.fail("the network gives " + std::to_string(h.width) + " values but " + std::to_string(n_layers_) +
                    " layers need " + std::to_string(n_layers_ + 1));
@@ -1622,8 +1629,10 @@ public:
         n_in_ = shower_ + shape_ + n_cond_ + n_embed_ + n_layers_ + 2;
         std::size_t net_width = n_in_;
         net_ = read_layers(r.get(d, "shape_network"), r, r.where + ": shape_network layer ", net_width, stride_);
-        if (net_width != width_)
-            r.fail("the shape_network gives " + std::to_string(net_width) + " values but width is " + std::to_string(width_));
+        const std::size_t per_cell = cell_noise_ ? 2 : 1;  // logits, then the noise scales
+        if (net_width != per_cell * width_)
+            r.fail("the shape_network gives " + std::to_string(net_width) + " values but width " + std::to_string(width_) +
+                   (cell_noise_ ? " with cell_noise needs " : " needs ") + std::to_string(per_cell * width_));
         std::size_t cells = 0;
         for (std::size_t s : sizes_) cells += s;
         out_width = h.width = cells;
@@ -1713,10 +1722,16 @@ public:
         for (std::size_t l = 0; l < n_layers; ++l) {
             const float* logits = y + l * y_stride;
             const float* log_share = cell_log_share_.data() + l * w;
+            const float* noise = z + shower_ + n_layers * shape_ + l * w;  // read only with cell_noise
             const std::size_t size = sizes_[l];
             float most = size < w ? -1.0e4f : -std::numeric_limits<float>::infinity();  // the padding slots' logit
             for (std::size_t j = 0; j < size; ++j) {
-                row[j] = log_share[j] + logits[j];
+                float logit = logits[j];
+                if (cell_noise_) {
+                    const float b = logits[w + j];  // softplus(b), written as NumPy's runtime does
+                    logit += (std::max(b, 0.0f) + std::log1p(std::exp(-std::fabs(b)))) * noise[j];
+                }
+                row[j] = log_share[j] + logit;
                 most = std::max(most, row[j]);
             }
             for (std::size_t j = 0; j < size; ++j) row[j] = std::exp(row[j] - most);

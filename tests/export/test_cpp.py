@@ -103,11 +103,11 @@ def test_a_conditional_shower_generator_with_a_convolution_matches_torch(generat
     assert showers.shape == (6, 266) and (showers >= 0).all()
 
 
-@pytest.mark.parametrize(("geometry", "n_cells", "empty"), [("calochallenge-1-photons", 368, False),
-                                                             ("calochallenge-2", 6480, False),
-                                                             ("calochallenge-1-pions", 533, True)])
-def test_a_layered_generator_matches_torch(generate_cpp, tmp_path, geometry, n_cells, empty):
-    gen = layered_generator(geometry, empty)
+@pytest.mark.parametrize(("geometry", "n_cells", "empty", "cell_noise"), [
+    ("calochallenge-1-photons", 368, False, False), ("calochallenge-2", 6480, False, False),
+    ("calochallenge-1-pions", 533, True, False), ("calochallenge-1-pions", 533, True, True)])
+def test_a_layered_generator_matches_torch(generate_cpp, tmp_path, geometry, n_cells, empty, cell_noise):
+    gen = layered_generator(geometry, empty, cell_noise)
     z = np.random.default_rng(5).standard_normal((20, gen.latent_dim)).astype(np.float32)
     energies = np.geomspace(1e3, 1e6, 20)
     showers = _check_against_torch(generate_cpp, gen, tmp_path, z, {"energy": energies})

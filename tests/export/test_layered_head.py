@@ -16,12 +16,12 @@ from tests.helpers import shower_config
 from tests.models.layered._helpers import SMALL, fitted
 
 
-def layered_generator(geometry: str, empty: bool = False) -> TrainedGenerator:
+def layered_generator(geometry: str, empty: bool = False, cell_noise: bool = False) -> TrainedGenerator:
     """A fitted layered_wgan generator with random (not freshly initialised) weights; with
     ``empty``, showers without energy from 60 % at the lowest energies to none at the highest."""
     from hepgan.data.conditions import ConditionEncoder
 
-    model, x, cond, energies = fitted(geometry)
+    model, x, cond, energies = fitted(geometry, cell_noise=cell_noise)
     if empty:
         model.scales.empty_fraction.copy_(torch.linspace(0.6, 0.0, model.scales.empty_fraction.shape[1])[None])
     torch.manual_seed(1)
@@ -35,16 +35,17 @@ def layered_generator(geometry: str, empty: bool = False) -> TrainedGenerator:
         "unused-run", "unused.h5", data={"path": None, "conditions": ["energy"],
                                          "simulate": {"geometry": geometry, "energy_range_gev": [1, 1000],
                                                       "n_events": 200}},
-        model={"family": "layered_wgan", "latent_dim": 8, "layered": SMALL}))
+        model={"family": "layered_wgan", "latent_dim": 8, "layered": {**SMALL, "cell_noise": cell_noise}}))
     network = model.generator.eval().requires_grad_(False)
     return TrainedGenerator(network, model.latent_dim, encoder, transform, (x.shape[1],), geometry, "showers",
                             config, 0)
 
 
-@pytest.mark.parametrize(("geometry", "empty"), [("calochallenge-1-photons", False), ("calochallenge-2", False),
-                                                ("calochallenge-1-pions", True)])
-def test_a_layered_generator_exports_and_the_numpy_runtime_reproduces_torch(geometry, empty):
-    gen = layered_generator(geometry, empty)
+@pytest.mark.parametrize(("geometry", "empty", "cell_noise"), [
+    ("calochallenge-1-photons", False, False), ("calochallenge-2", False, False), ("calochallenge-1-pions", True, False),
+    ("calochallenge-1-photons", False, True), ("calochallenge-1-pions", True, True)])
+def test_a_layered_generator_exports_and_the_numpy_runtime_reproduces_torch(geometry, empty, cell_noise):
+    gen = layered_generator(geometry, empty, cell_noise)
     result = export_lwtnn(gen)
     assert result.verification["relative"] <= 1e-5
     post = result.spec["hepgan_postprocess"]
@@ -69,6 +70,9 @@ def test_a_damaged_layered_stage_is_refused():
     with pytest.raises(DataError, match="layered_shower: cell_log_share has shape"):
         LwtnnGenerator({**spec, "hepgan_postprocess": {**spec["hepgan_postprocess"],
                                                        "head": [dict(stage, cell_log_share=[[0.0]])]}})
+    with pytest.raises(DataError, match="layered_shower: cell_noise must be true or false, got 'yes'"):
+        LwtnnGenerator({**spec, "hepgan_postprocess": {**spec["hepgan_postprocess"],
+                                                       "head": [dict(stage, cell_noise="yes")]}})
     with pytest.raises(DataError, match="layered_shower: missing key 'embedding'"):
         LwtnnGenerator({**spec, "hepgan_postprocess": {**spec["hepgan_postprocess"],
                                                        "head": [{k: v for k, v in stage.items() if k != "embedding"}]}})

@@ -116,10 +116,11 @@ def test_bad_onnx_files_give_one_line_errors(tmp_path):
         read_info(tmp_path / "missing.onnx")
 
 
-def test_the_layered_family_exports_to_onnx():
+@pytest.mark.parametrize("cell_noise", [False, True])
+def test_the_layered_family_exports_to_onnx(cell_noise):
     from tests.export.test_layered_head import layered_generator
 
-    gen = layered_generator("calochallenge-1-photons")
+    gen = layered_generator("calochallenge-1-photons", cell_noise=cell_noise)
     result = export_onnx(gen)
     assert result.verification["relative"] <= 1e-5
     z = np.random.default_rng(3).standard_normal((9, gen.latent_dim)).astype(np.float32)

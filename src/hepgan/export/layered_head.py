@@ -20,7 +20,9 @@ values, then ``shape_latent`` per layer), ``c`` the encoded conditions:
 5. per layer l, the ``shape_network`` (lwtnn-format dense layers) on [z_shower, z_l, c,
    embedding_l, context, context_l] gives ``width`` logits; plus ``cell_log_share[l]``, the
    slots beyond the layer's size masked, a softmax gives the cell shares; cells = layer energy x
-   share;
+   share. With ``cell_noise`` true, the network gives ``2 width`` values (logits a, then b) and
+   the latent vector ends with ``width`` more values per layer, e: the logits are
+   ``a + softplus(b) e``, softplus(b) = max(b, 0) + log1p(exp(-|b|));
 6. cells below their layer's ``threshold`` (in MeV: cell x E) are emptied and their energy given
    to the cells kept; a layer whose cells all fall below keeps its largest, unless the whole
    layer is below the threshold.
@@ -51,7 +53,8 @@ def layered_stage(generator, array, dense_layers) -> dict:
             "energy_log_var": array(s.energy_log_var), "min_energy_std": MIN_ENERGY_STD,
             "threshold": array(s.threshold), "layer_log_share": array(s.layer_log_share),
             "cell_log_share": array(s.cell_log_share), "embedding": array(generator.embedding),
-            "empty_fraction": array(s.empty_fraction), "shape_network": dense_layers(generator.shape_net)}
+            "empty_fraction": array(s.empty_fraction), "cell_noise": generator.cell_noise,
+            "shape_network": dense_layers(generator.shape_net)}
 
 
 class LayeredShower:
@@ -67,11 +70,14 @@ class LayeredShower:
             self.width, self.shower_latent, self.shape_latent = int(d["width"]), int(d["shower_latent"]), \
                 int(d["shape_latent"])
             self.min_std = np.float32(d["min_energy_std"])
+            self.cell_noise = d.get("cell_noise", False)  # files written before it was learned have none
             self.shape_network = sequential(d["shape_network"])
         except KeyError as exc:
             raise DataError(source, f"head stage layered_shower: missing key {exc}") from None
         except (TypeError, ValueError):
             raise DataError(source, "head stage layered_shower: its constants must be numbers") from None
+        if not isinstance(self.cell_noise, bool):
+            raise DataError(source, f"head stage layered_shower: cell_noise must be true or false, got {self.cell_noise!r}")
         self.__dict__.update(f32)
         n_layers = len(self.sizes)
         try:  # files written before showers without energy were modelled have none
@@ -102,7 +108,8 @@ class LayeredShower:
         mean = self._interpolate(u, self.energy_mean)
         std = np.maximum(np.exp(np.float32(0.5) * self._interpolate(u, self.energy_log_var)), self.min_std)
         z_shower = z[:, : self.shower_latent]
-        z_layers = z[:, self.shower_latent :].reshape(n, n_layers, self.shape_latent)
+        end = self.shower_latent + n_layers * self.shape_latent
+        z_layers = z[:, self.shower_latent : end].reshape(n, n_layers, self.shape_latent)
         noise, holds = z_shower[:, :1], None
         if self.empty_fraction.max() > 0:
             p = self._interpolate(u, self.empty_fraction).astype(np.float64)
@@ -124,7 +131,11 @@ class LayeredShower:
             np.broadcast_to(self.embedding[None], (n, n_layers, self.embedding.shape[1])),
             np.broadcast_to(context[:, None], (n, n_layers, n_layers + 1)), context[:, :n_layers, None],
         ], axis=2).astype(np.float32)
-        out = self.shape_network(per_layer.reshape(n * n_layers, -1)).reshape(n, n_layers, self.width)
+        out = self.shape_network(per_layer.reshape(n * n_layers, -1)).reshape(n, n_layers, -1)
+        if self.cell_noise:
+            spread = out[:, :, self.width :]
+            spread = np.maximum(spread, np.float32(0)) + np.log1p(np.exp(-np.abs(spread)))
+            out = out[:, :, : self.width] + spread * z[:, end:].reshape(n, n_layers, self.width)
         logits = np.where(self.mask, self.cell_log_share + out, np.float32(-1.0e4))
         shares = np.exp(logits - logits.max(axis=2, keepdims=True))
         rows = layer_energy[:, :, None] * (shares / shares.sum(axis=2, keepdims=True))

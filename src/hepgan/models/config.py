@@ -147,6 +147,9 @@ class LayeredConfig(StrictModel):
                                                  "which layer they are looking at")
     layer_features: int = Field(16, ge=1, description="features the per-layer critic passes to the whole-shower critic "
                                                       "for each layer")
+    cell_noise: bool = Field(False, description="each cell's logit also moves by a spread the shape network "
+                                                 "learns times the cell's own latent value (the latent gains one "
+                                                 "value per cell slot)")
 
 
 class ProjectionConfig(StrictModel):

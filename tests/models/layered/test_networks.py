@@ -115,3 +115,36 @@ def test_showers_without_energy_are_generated_at_the_datas_rate_and_the_critic_s
     assert (fake.sum(1) == 0).float().mean().item() == pytest.approx(0.25, abs=0.03)
     assert bool(torch.isfinite(view).all())
     assert bool((view[: len(x)][empty] == 0).all()) and bool((view[: len(x)][~empty] != 0).any(dim=1).all())
+
+
+def test_cell_noise_redraws_each_cell_around_its_share_by_a_learned_scale():
+    """With cell noise the latent ends with one value per cell slot: redrawing it (the shower's and
+    layers' noise fixed) moves cells within each layer, never the layer energies, by a spread the
+    shape network sets and that the adversarial gradient reaches."""
+    model, x, cond, _ = _fitted("calochallenge-1-photons", cell_noise=True)
+    g = get_geometry("calochallenge-1-photons")
+    cells = model.cells
+    head = 8 + len(g.layers) * SMALL["shape_latent"]
+    assert model.latent_dim == head + cells.n_layers * cells.width
+    torch.manual_seed(0)
+    z = model.sample_latent(len(cond))
+
+    def redrawn_spread() -> float:
+        other = z.clone()
+        other[:, head:] = torch.randn(len(cond), cells.n_layers * cells.width)
+        with torch.no_grad():
+            a, b = model.generate(z, cond), model.generate(other, cond)
+        for part in g.layer_slices:
+            torch.testing.assert_close(a[:, part].sum(1), b[:, part].sum(1), rtol=1e-5, atol=1e-8)
+        both = (a > 0) & (b > 0)
+        return float((a[both].log() - b[both].log()).std())
+
+    small = redrawn_spread()
+    assert 0.05 < small < 0.5  # starts near softplus(NOISE_START) = 0.1 per logit (x sqrt 2 for a difference)
+    spread_bias = model.generator.shape_net[-1].bias
+    with torch.no_grad():
+        spread_bias[cells.width :] = 1.0  # softplus(1) = 1.31
+    assert redrawn_spread() > 5 * small
+    model.generator.zero_grad()
+    model.generate(z, cond).pow(2).sum().backward()
+    assert float(spread_bias.grad[cells.width :].abs().sum()) > 0

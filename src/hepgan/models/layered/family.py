@@ -42,7 +42,7 @@ class LayeredWGAN(WGANGP):
         cells = LayerCells(geometry)
         self.scales = ShowerScales(cells.n_layers, cells.width, self.cond_dim)
         generator = LayeredGenerator(cells, self.scales, self.cond_dim, config.latent_dim, sizes.shape_latent,
-                                     sizes.width, sizes.depth, sizes.embedding)
+                                     sizes.width, sizes.depth, sizes.embedding, sizes.cell_noise)
         self.latent_dim = generator.latent_dim
         critic = LayeredCritic(cells, self.cond_dim, sizes.width, sizes.depth, sizes.embedding, sizes.layer_features)
         return generator, {"critic": critic}

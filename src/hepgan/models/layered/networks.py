@@ -7,6 +7,10 @@ starts from the mean alone has to learn the spread, and in WGAN-GP training it k
 too narrow on dataset 2); one shape network, shared by all layers and
 told which layer it draws by a learned embedding, turns the shower noise, the layer's own noise,
 the conditions and every layer's energy into that layer's cell shares (a softmax over its cells).
+With cell noise the shape network also gives each cell a spread, and the cell's logit moves by
+that spread times the cell's own latent value: a few shared noise values cannot draw the
+independent, sparse deposits of a shower's far tail; without it the tails come out smooth and
+the showers too narrow.
 Cells are energy x share; cells below the layer's threshold are emptied and their energy given to
 the cells kept.
 
@@ -26,6 +30,7 @@ from hepgan.models.layered.cells import LayerCells
 from hepgan.models.layered.scales import ShowerScales
 
 HEAD_SCALE = 0.1  # the generator starts near the data's mean shower
+NOISE_START = -2.25  # softplus(-2.25) = 0.1: cell fluctuations start small
 NEG = -1.0e4  # logit of a padding slot (finite, so exported graphs stay free of inf arithmetic)
 
 
@@ -39,27 +44,32 @@ def mlp(n_in: int, width: int, depth: int, n_out: int, activation: type[nn.Modul
 
 class LayeredGenerator(nn.Module):
     def __init__(self, cells: LayerCells, scales: ShowerScales, cond_dim: int, shower_latent: int, shape_latent: int,
-                 width: int, depth: int, embedding: int):
+                 width: int, depth: int, embedding: int, cell_noise: bool = False):
         super().__init__()
         self.cells, self.scales = cells, scales
+        self.cell_noise = cell_noise
         n_layers = cells.n_layers
         self.shower_latent, self.shape_latent = shower_latent, shape_latent
         self.energy_net = mlp(shower_latent + cond_dim, width, depth, n_layers + 1, nn.SiLU)
         self.embedding = nn.Parameter(torch.randn(n_layers, embedding))
         n_in = shower_latent + shape_latent + cond_dim + embedding + (n_layers + 1) + 1
-        self.shape_net = mlp(n_in, width, depth, cells.width, nn.SiLU)
+        self.shape_net = mlp(n_in, width, depth, cells.width * (2 if cell_noise else 1), nn.SiLU)
         for net in (self.energy_net, self.shape_net):
             net[-1].weight.data.mul_(HEAD_SCALE)
             net[-1].bias.data.zero_()
+        if cell_noise:
+            self.shape_net[-1].bias.data[cells.width :] = NOISE_START
 
     @property
     def latent_dim(self) -> int:
-        return self.shower_latent + self.cells.n_layers * self.shape_latent
+        cell_noise = self.cells.n_layers * self.cells.width if self.cell_noise else 0
+        return self.shower_latent + self.cells.n_layers * self.shape_latent + cell_noise
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         n, n_layers, s = z.shape[0], self.cells.n_layers, self.scales
         z_shower = z[:, : self.shower_latent]
-        z_layers = z[:, self.shower_latent :].reshape(n, n_layers, self.shape_latent)
+        end = self.shower_latent + n_layers * self.shape_latent
+        z_layers = z[:, self.shower_latent : end].reshape(n, n_layers, self.shape_latent)
         energy = s.incident_energy(cond)
         out = self.energy_net(torch.cat([z_shower, cond], dim=1))
         mean, std = s.energy_moments(energy)
@@ -85,11 +95,20 @@ class LayeredGenerator(nn.Module):
             context[:, None].expand(n, n_layers, n_layers + 1),
             context[:, :n_layers, None],
         ], dim=2)
-        logits = s.cell_log_share + self.shape_net(per_layer)
+        head = self.shape_net(per_layer)
+        logits = s.cell_log_share + head[:, :, : self.cells.width]
+        if self.cell_noise:
+            eps = z[:, end:].reshape(n, n_layers, self.cells.width)
+            logits = logits + softplus(head[:, :, self.cells.width :]) * eps
         shares = torch.softmax(logits.masked_fill(~self.cells.mask, NEG), dim=2)
         rows = layer_energy[:, :, None] * shares
         rows = rows + (keep_above_threshold(rows, energy, s.threshold) - rows).detach()  # gradient as if all were kept
         return self.cells.join(rows)
+
+
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    """ln(1 + e^x), written as the exported runtimes compute it."""
+    return x.clamp_min(0) + torch.log1p(torch.exp(-x.abs()))
 
 
 def split_empty(noise: torch.Tensor, p_empty: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
