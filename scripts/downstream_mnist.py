@@ -55,8 +55,8 @@ def main() -> None:
         mix = mix_study(generate, train.images[:n], train.labels[:n], test.images, test.labels,
                         fractions=fractions, epochs=args.epochs, seed=args.seed)
         base = mix[0].test_accuracy
-        seed_notes = {r.name: ("+0.3% at ~30%" if abs(r.n_generated / n - 0.2) < 1e-9 else "") for r in mix}
-        print(format_downstream_table(mix, seed_notes))
+        study_notes = {r.name: ("+0.3% at ~30%" if abs(r.n_generated / n - 0.2) < 1e-9 else "") for r in mix}
+        print(format_downstream_table(mix, study_notes))
         print("differences to real only: " + ", ".join(f"{r.name}: {100 * (r.test_accuracy - base):+.2f}%" for r in mix[1:]))
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 

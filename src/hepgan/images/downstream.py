@@ -166,13 +166,13 @@ def few_shot_study(generate, real_images, real_labels, test_images, test_labels,
     return out
 
 
-def format_downstream_table(results: list[DownstreamResult], seed_figures: dict[str, str] | None = None) -> str:
+def format_downstream_table(results: list[DownstreamResult], study_figures: dict[str, str] | None = None) -> str:
     """Markdown: training set, sizes, test accuracy (and the coursework studies' figure where given)."""
-    seed_figures = seed_figures or {}
-    lines = ["| training set | real | generated | test accuracy | seed's figure | time [s] |", "|---|---|---|---|---|---|"]
+    study_figures = study_figures or {}
+    lines = ["| training set | real | generated | test accuracy | coursework studies' figure | time [s] |", "|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r.name} | {r.n_real} | {r.n_generated} | {r.test_accuracy:.4f} | "
-                     f"{seed_figures.get(r.name, '')} | {r.seconds:.0f} |")
+                     f"{study_figures.get(r.name, '')} | {r.seconds:.0f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,5 @@
 """Wasserstein GANs with gradient penalty (Gulrajani et al.), plain and conditional, with the
-seed's fix for the energy resolution: a second critic that sees physics summaries.
+ATLAS FastCaloGAN study's fix for the energy resolution: a second critic that sees physics summaries.
 
 The summary critic sees the total and per-layer sums of the (model-space) cells. Its gradient
 penalty, when any, is taken with the summaries as independent inputs, so the penalty does not

@@ -39,8 +39,8 @@ numbers and ``N`` (functions such as ``sqrt``, ``^``) is not accepted.
 Decisions worth knowing (they differ from, or are not covered by, TMVA):
 
 * Short CONV. Strides and paddings come in (h, w) pairs and may be left off: missing strides
-  are 1, missing padding is 0, and the first non-numeric field is the activation. So the
-  seed's ``CONV|12|2|2|1|1|TANH`` is strides 1|1, padding 0|0, TANH. TMVA reads the padding
+  are 1, missing padding is 0, and the first non-numeric field is the activation. So TMVA's
+  MethodGAN example ``CONV|12|2|2|1|1|TANH`` is strides 1|1, padding 0|0, TANH. TMVA reads the padding
   slot positionally, atoi()s ``TANH`` to padding 0 and keeps its default TANH, so it silently
   ignores e.g. ``CONV|12|2|2|1|1|RELU``'s RELU; hepgan uses the activation the user wrote.
 * TCONV's output padding ``op`` (one value for both dimensions, smaller than both strides) is
