@@ -76,3 +76,15 @@ def test_a_damaged_layered_stage_is_refused():
     with pytest.raises(DataError, match="layered_shower: missing key 'embedding'"):
         LwtnnGenerator({**spec, "hepgan_postprocess": {**spec["hepgan_postprocess"],
                                                        "head": [{k: v for k, v in stage.items() if k != "embedding"}]}})
+
+
+def test_a_stage_written_before_cell_noise_reads_as_one_without_it():
+    spec = export_lwtnn(layered_generator("calochallenge-1-photons")).spec
+    stage = spec["hepgan_postprocess"]["head"][0]
+    assert stage["cell_noise"] is False
+    older = {**spec, "hepgan_postprocess": {**spec["hepgan_postprocess"],
+                                            "head": [{k: v for k, v in stage.items() if k != "cell_noise"}]}}
+    runtime = LwtnnGenerator(spec)
+    z = np.random.default_rng(2).standard_normal((10, runtime.info.latent_dim)).astype(np.float32)
+    conditions = {"energy": np.geomspace(1e3, 1e6, 10)}
+    np.testing.assert_array_equal(LwtnnGenerator(older).run(z, conditions), runtime.run(z, conditions))
