@@ -1722,7 +1722,7 @@ public:
         for (std::size_t l = 0; l < n_layers; ++l) {
             const float* logits = y + l * y_stride;
             const float* log_share = cell_log_share_.data() + l * w;
-            const float* noise = z + shower_ + n_layers * shape_ + l * w;  // read only with cell_noise
+            const float* noise = cell_noise_ ? z + shower_ + n_layers * shape_ + l * w : nullptr;
             const std::size_t size = sizes_[l];
             float most = size < w ? -1.0e4f : -std::numeric_limits<float>::infinity();  // the padding slots' logit
             for (std::size_t j = 0; j < size; ++j) {
